@@ -80,7 +80,7 @@ func (s *Service) CreateParty(ctx context.Context, a Actor, p *Party) error {
 		return err
 	}
 	p.Created = s.now()
-	return s.write(ctx, p, func(tx Tx) error { return tx.CreateParty(ctx, p) })
+	return s.write(ctx, func() any { return p }, func(tx Tx) error { return tx.CreateParty(ctx, p) })
 }
 
 // CreateUser adds an account. Admins add any; a producer admin adds producer users
@@ -114,7 +114,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, u *User, password str
 	}
 	u.PasswordHash = HashPassword(password)
 	u.Created = s.now()
-	return s.write(ctx, u, func(tx Tx) error { return tx.CreateUser(ctx, u) })
+	return s.write(ctx, func() any { return u }, func(tx Tx) error { return tx.CreateUser(ctx, u) })
 }
 
 // CreateSite adds a site to the actor's party (admins name the party).
@@ -126,7 +126,7 @@ func (s *Service) CreateSite(ctx context.Context, a Actor, site *Site) error {
 		return err
 	}
 	site.Created = s.now()
-	return s.write(ctx, site, func(tx Tx) error { return tx.CreateSite(ctx, site) })
+	return s.write(ctx, func() any { return site }, func(tx Tx) error { return tx.CreateSite(ctx, site) })
 }
 
 // CreateProduct adds a product to the catalogue, owned by the actor's party.
@@ -138,7 +138,7 @@ func (s *Service) CreateProduct(ctx context.Context, a Actor, p *Product) error 
 		return err
 	}
 	p.Created = s.now()
-	return s.write(ctx, p, func(tx Tx) error { return tx.CreateProduct(ctx, p) })
+	return s.write(ctx, func() any { return p }, func(tx Tx) error { return tx.CreateProduct(ctx, p) })
 }
 
 // ownPartyWrite authorises a write of the actor's own party's master data; admins
@@ -172,7 +172,7 @@ func (s *Service) Capture(ctx context.Context, a Actor, specs []EventSpec) ([]*E
 		return nil, Invalid("events", "too_many", "每批最多%d个事件", "at most %d events per batch", MaxBatch)
 	}
 	var out []*Event
-	err := s.write(ctx, &out, func(tx Tx) error {
+	err := s.write(ctx, func() any { return out }, func(tx Tx) error {
 		out = out[:0]
 		now := s.now()
 		for i := range specs {
@@ -188,15 +188,18 @@ func (s *Service) Capture(ctx context.Context, a Actor, specs []EventSpec) ([]*E
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // MaxBatch is the most events one capture call takes.
 const MaxBatch = 10000
 
 // write runs fn in a transaction and, when ctx carries an idempotency claim, records
-// the response for result in the same transaction.
-func (s *Service) write(ctx context.Context, result any, fn func(Tx) error) error {
+// the response for the value result returns in the same transaction.
+func (s *Service) write(ctx context.Context, result func() any, fn func(Tx) error) error {
 	claim, _ := ctx.Value(idemKey{}).(*Idempotency)
 	return s.store.Write(ctx, func(tx Tx) error {
 		if err := fn(tx); err != nil {
@@ -205,7 +208,7 @@ func (s *Service) write(ctx context.Context, result any, fn func(Tx) error) erro
 		if claim == nil {
 			return nil
 		}
-		status, body, err := claim.Render(result)
+		status, body, err := claim.Render(result())
 		if err != nil {
 			return err
 		}

@@ -89,9 +89,9 @@ const (
 
 // Edge links a lot to a lot made from it.
 type Edge struct {
-	Parent int64
-	Child  int64
-	Event  int64
+	Parent int64 `json:"parent"`
+	Child  int64 `json:"child"`
+	Event  int64 `json:"event"`
 }
 
 // Graph is a trace: lots and the transformations between them, with their events.

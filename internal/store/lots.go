@@ -46,20 +46,26 @@ func (q queries) LockLot(ctx context.Context, id int64) (*trace.Lot, error) {
 	return l, notFound(err, "lot", id)
 }
 
-func (q queries) ReserveIDs(ctx context.Context, kind string, n int) ([]int64, error) {
+func (t *tx) ReserveIDs(ctx context.Context, kind string, n int) ([]int64, error) {
+	q := t.queries
 	table := map[string]string{"event": "events", "lot": "lots"}[kind]
 	if table == "" || n < 1 {
 		return nil, errors.New("store: reserve ids: unknown kind")
 	}
 	ids := make([]int64, 0, n)
 	if q.dialect == sqldb.SQLite {
-		// The single SQLite writer holds the write lock for the whole transaction.
-		var next int64
-		if err := q.c.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM `+table).Scan(&next); err != nil {
-			return nil, err
+		// The single SQLite writer holds the write lock for the whole transaction, so
+		// IDs above the largest stored one are free until it commits.
+		if t.next[kind] == 0 {
+			var next int64
+			if err := q.c.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM `+table).Scan(&next); err != nil {
+				return nil, err
+			}
+			t.next[kind] = next
 		}
-		for i := range n {
-			ids = append(ids, next+int64(i))
+		for range n {
+			ids = append(ids, t.next[kind])
+			t.next[kind]++
 		}
 		return ids, nil
 	}

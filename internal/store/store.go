@@ -57,10 +57,13 @@ func (s *Store) DB() sqldb.DB { return s.db }
 
 // Write runs fn in a transaction.
 func (s *Store) Write(ctx context.Context, fn func(trace.Tx) error) error {
-	return s.db.Tx(ctx, func(c sqldb.Conn) error { return fn(&tx{queries{c, s.db.Dialect()}}) })
+	return s.db.Tx(ctx, func(c sqldb.Conn) error { return fn(&tx{queries{c, s.db.Dialect()}, map[string]int64{}}) })
 }
 
-type tx struct{ queries }
+type tx struct {
+	queries
+	next map[string]int64 // SQLite: the next free ID per kind in this transaction
+}
 
 // queries holds the SQL; it runs on the database or inside a transaction.
 type queries struct {

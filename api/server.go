@@ -1,0 +1,118 @@
+// Package api is Ganpin's JSON API (/api/v1) and operational endpoints.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ganpin/ganpin/trace"
+)
+
+// Config holds the API's dependencies.
+type Config struct {
+	Service *trace.Service
+	// Ready reports whether the system of record answers (for /readyz).
+	Ready func(context.Context) error
+	// Registry receives the API's metrics; a new one when nil.
+	Registry *prometheus.Registry
+}
+
+// Server serves the API.
+type Server struct {
+	svc     *trace.Service
+	ready   func(context.Context) error
+	metrics *metrics
+}
+
+// New returns the API handler.
+func New(cfg Config) http.Handler {
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg)}
+
+	r := chi.NewRouter()
+	// Middleware, outermost first:
+	r.Use(middleware.RequestID)    // X-Request-Id for logs and support
+	r.Use(s.metrics.instrument)    // request counts and latencies by route
+	r.Use(logRequests)             // one structured log line per request
+	r.Use(middleware.Recoverer)    // a panic becomes a 500, never a dead server
+	r.NotFound(handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &trace.Error{Kind: trace.KindNotFound, Code: "not_found", ZH: "页面不存在", EN: "no such resource"}
+	}))
+	r.MethodNotAllowed(handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &trace.Error{Kind: trace.KindInvalid, Code: "malformed_method", ZH: "不支持该请求方法", EN: "method not allowed"}
+	}))
+
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	r.Get("/readyz", handle(s.readyz))
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Post("/tokens", handle(s.login))
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate) // every route below needs a Bearer token
+			r.Use(s.idempotency)  // Idempotency-Key on POST
+			r.Get("/me", handle(s.me))
+			r.Get("/parties", handle(s.listParties))
+			r.Post("/parties", handle(s.createParty))
+			r.Get("/parties/{id}", handle(s.getParty))
+			r.Post("/users", handle(s.createUser))
+			r.Get("/sites", handle(s.listSites))
+			r.Post("/sites", handle(s.createSite))
+			r.Get("/sites/{id}", handle(s.getSite))
+			r.Get("/products", handle(s.listProducts))
+			r.Post("/products", handle(s.createProduct))
+			r.Get("/products/{id}", handle(s.getProduct))
+			r.Get("/lots", handle(s.listLots))
+			r.Get("/lots/{id}", handle(s.getLot))
+			r.Get("/lots/{id}/events", handle(s.lotEvents))
+			r.Get("/lots/{id}/trace", handle(s.traceLot))
+			r.Post("/events", handle(s.captureOne))
+			r.Post("/events/batch", handle(s.captureBatch))
+			r.Get("/events/{id}", handle(s.getEvent))
+		})
+	})
+	return r
+}
+
+// handle adapts a handler that returns an error; the error is rendered as problem+json.
+func handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		slog.WarnContext(ctx, "not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("database unavailable\n"))
+		return nil
+	}
+	w.Write([]byte("ready\n"))
+	return nil
+}
+
+type ctxKey int
+
+const actorKey ctxKey = iota
+
+func actorFrom(ctx context.Context) trace.Actor {
+	a, _ := ctx.Value(actorKey).(trace.Actor)
+	return a
+}

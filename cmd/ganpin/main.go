@@ -1,0 +1,54 @@
+// Command ganpin is the Ganpin (赣品溯源) server and its tools.
+//
+//	ganpin serve   [--addr 127.0.0.1:8080] [--data ./var] [--database-url URL] [--demo]
+//	ganpin migrate [--data ./var] [--database-url URL]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `ganpin — 赣品溯源 agricultural traceability
+
+Usage:
+  ganpin serve   [--addr 127.0.0.1:8080] [--data ./var] [--database-url URL] [--demo]
+  ganpin migrate [--data ./var] [--database-url URL]
+
+Environment: GANPIN_ADDR, GANPIN_DATA, GANPIN_DATABASE_URL, GANPIN_LOG_LEVEL.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "ganpin:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ganpin/ganpin/api"
+	"github.com/ganpin/ganpin/internal/config"
+	"github.com/ganpin/ganpin/internal/demo"
+	"github.com/ganpin/ganpin/internal/sqldb"
+	"github.com/ganpin/ganpin/internal/store"
+	"github.com/ganpin/ganpin/trace"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, _, err := config.Load("serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
+
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// The embedded database belongs to this process: bring it up to date. A shared
+	// PostgreSQL is migrated deliberately, with `ganpin migrate`.
+	if db.Dialect() == sqldb.SQLite {
+		if _, _, err := sqldb.Migrate(ctx, db); err != nil {
+			return err
+		}
+	}
+	st, err := store.New(ctx, db)
+	if err != nil {
+		return err
+	}
+	svc := trace.NewService(st, nil)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	if cfg.Demo {
+		if err := loadDemo(ctx, svc, base, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Config{Service: svc, Ready: func(ctx context.Context) error { _, err := sqldb.Version(ctx, db); return err }}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("listening on " + base)
+	fmt.Fprintf(stdout, "listening on %s\n", base)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// loadDemo loads the demo into an empty database and prints how to try it.
+func loadDemo(ctx context.Context, svc *trace.Service, base string, out io.Writer) error {
+	exists, err := demo.Exists(ctx, svc)
+	if err != nil {
+		return err
+	}
+	var res *demo.Result
+	if !exists {
+		start := time.Now()
+		if res, err = demo.Load(ctx, svc); err != nil {
+			return err
+		}
+		slog.Info("demo loaded", "events", res.Events, "took", time.Since(start).Round(time.Millisecond))
+	}
+	token, _, err := svc.Login(ctx, "xunwu", demo.Password, "demo")
+	if err != nil {
+		return fmt.Errorf("demo login (is this a demo database?): %w", err)
+	}
+	lot := "1"
+	if res != nil {
+		lot = fmt.Sprint(res.ExampleLot)
+	}
+	fmt.Fprintf(out, `
+赣品溯源 Ganpin — demo
+  accounts (password %s): admin, inspector, coldchain, xunwu, anyuan, xinfeng (+ -clerk)
+  API token for xunwu: %s
+
+  curl -H 'Authorization: Bearer %s' %s/api/v1/lots
+  curl -H 'Authorization: Bearer %s' '%s/api/v1/lots/%s/trace?direction=backward'
+`, demo.Password, token, token, base, token, base, lot)
+	return nil
+}
