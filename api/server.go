@@ -43,10 +43,10 @@ func New(cfg Config) http.Handler {
 
 	r := chi.NewRouter()
 	// Middleware, outermost first:
-	r.Use(middleware.RequestID)    // X-Request-Id for logs and support
-	r.Use(s.metrics.instrument)    // request counts and latencies by route
-	r.Use(logRequests)             // one structured log line per request
-	r.Use(middleware.Recoverer)    // a panic becomes a 500, never a dead server
+	r.Use(middleware.RequestID) // X-Request-Id for logs and support
+	r.Use(s.metrics.instrument) // request counts and latencies by route
+	r.Use(logRequests)          // one structured log line per request
+	r.Use(middleware.Recoverer) // a panic becomes a 500, never a dead server
 	r.NotFound(handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &trace.Error{Kind: trace.KindNotFound, Code: "not_found", ZH: "页面不存在", EN: "no such resource"}
 	}))
