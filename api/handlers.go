@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -45,9 +44,8 @@ func create[T any](s *Server, w http.ResponseWriter, r *http.Request, view func(
 		}
 	}
 	v, err := do(ctx, actorFrom(ctx))
-	var e *trace.Error
-	if claim != nil && errors.As(err, &e) && e.Code == "idempotency_key_in_use" {
-		// A concurrent request with the same key won; answer with its response.
+	if claim != nil && err != nil {
+		// A concurrent request with the same key may have won; answer with its response.
 		if done, rerr := s.replay(w, r, claim); done || rerr != nil {
 			return rerr
 		}

@@ -419,6 +419,10 @@ func (c *capture) harvest() error {
 	if c.site.Kind != Orchard {
 		return Invalid("site", "not_orchard", "采收只能记录在果园地块", "a harvest happens on an orchard")
 	}
+	l, err := c.newLot("harvest.lot", &c.e.Spec.Harvest.Lot)
+	if err != nil {
+		return err
+	}
 	app, found, err := c.tx.BlockingApplication(c.ctx, c.site.ID, c.e.Time)
 	if err != nil {
 		return err
@@ -430,10 +434,6 @@ func (c *capture) harvest() error {
 			"采收时间在安全间隔期内：%s（%s）于%s施用，安全间隔期%d天，最早可采收日期为%s",
 			"harvest inside the pre-harvest interval: %s (%s) applied on %s has a %d-day interval; the first permitted harvest date is %s",
 			in.ProductName, in.RegistrationNo, app.Time.Format("2006-01-02"), in.PHIDays, end.Format("2006-01-02"))
-	}
-	l, err := c.newLot("harvest.lot", &c.e.Spec.Harvest.Lot)
-	if err != nil {
-		return err
 	}
 	c.e.Disposition = "active"
 	c.e.Lots = []EventLot{{Lot: l.ID, Role: RoleOutput, Quantity: l.Quantity}}
