@@ -90,3 +90,11 @@ func migrate(t testing.TB, db sqldb.DB) {
 		t.Fatal(err)
 	}
 }
+
+// PostgresSchemaURL returns the URL of a migrated, empty PostgreSQL schema of its own,
+// dropped after the test, for tests that start the server as a separate process.
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
+	db := Postgres(t).(*postgres.DB)
+	return db.Pool.Config().ConnString()
+}
