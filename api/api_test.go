@@ -164,7 +164,7 @@ func TestBadInputGetsProblemAndWritesNothing(t *testing.T) {
 			{"unknown site", "/api/v1/events", strings.Replace(e.harvest("A1", 1, now), fmt.Sprintf(`"site":%d`, e.orchard), `"site":99999`, 1), 422, "not_found", "site"},
 			{"unknown lot", "/api/v1/events", fmt.Sprintf(`{"type":"self_test","time":%q,"site":%d,"self_test":{"lot":99999,"method":"速测卡","passed":true}}`, now.Format(time.RFC3339), e.packh), 422, "not_found", "self_test.lot"},
 			{"another party's lot", "/api/v1/events", fmt.Sprintf(`{"type":"self_test","time":%q,"site":%d,"self_test":{"lot":%d,"method":"速测卡","passed":true}}`, now.Format(time.RFC3339), e.packh, int64(theirLot)), 403, "forbidden", "self_test.lot"},
-			{"duplicate lot code", "/api/v1/events", e.harvest("OURS", 1, yesterday.Add(-48*time.Hour)), 409, "duplicate_lot_code", "code"},
+			{"duplicate lot code", "/api/v1/events", e.harvest("OURS", 1, yesterday.Add(-48*time.Hour)), 409, "duplicate_lot_code", "harvest.lot.code"},
 			{"inside pre-harvest interval", "/api/v1/events", e.harvest("A2", 1, now), 422, "pre_harvest_interval", "time"},
 			{"batch over the body limit", "/api/v1/events/batch", big, 413, "body_too_large", ""},
 			{"single over the body limit", "/api/v1/events", strings.Replace(e.harvest("A1", 1, now), `"type"`, `"note":"`+strings.Repeat("长", 400000)+`","type"`, 1), 413, "body_too_large", ""},

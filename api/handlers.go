@@ -35,7 +35,9 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 // create runs a write and answers 201 with view(result). When the request carries an
 // Idempotency-Key, the same response is recorded in the write's transaction.
 func create[T any](s *Server, w http.ResponseWriter, r *http.Request, view func(T) any, do func(context.Context, trace.Actor) (T, error)) error {
-	ctx := r.Context()
+	// A write, once started, finishes even if the client goes away: it may share
+	// its transaction with other writes.
+	ctx := context.WithoutCancel(r.Context())
 	claim, _ := ctx.Value(claimKey{}).(*trace.Idempotency)
 	if claim != nil {
 		claim.Render = func(v any) (int, []byte, error) {
@@ -124,7 +126,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, maxBody, &req); err != nil {
 		return err
 	}
-	token, u, err := s.svc.Login(r.Context(), req.Username, req.Password, req.Name)
+	token, u, err := s.svc.Login(context.WithoutCancel(r.Context()), req.Username, req.Password, req.Name)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -175,6 +176,10 @@ func (s *Service) Capture(ctx context.Context, a Actor, specs []EventSpec) ([]*E
 	err := s.write(ctx, func() any { return out }, func(tx Tx) error {
 		out = out[:0]
 		now := s.now()
+		fields, err := prepareBatch(ctx, tx, specs)
+		if err != nil {
+			return err
+		}
 		for i := range specs {
 			prefix := ""
 			if len(specs) > 1 {
@@ -186,12 +191,84 @@ func (s *Service) Capture(ctx context.Context, a Actor, specs []EventSpec) ([]*E
 			}
 			out = append(out, e)
 		}
+		if err := tx.Flush(ctx); err != nil {
+			if e, ok := err.(*Error); ok && e.Code == "duplicate_lot_code" {
+				if derr := duplicateCode(ctx, tx, a, fields); derr != nil {
+					return derr
+				}
+			}
+			return err
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// prepareBatch locks every existing lot the batch refers to in one query and checks
+// that no new lot code appears twice; it returns the field of each new code. A code
+// the owner already has is caught when the batch is written (see duplicateCode), so
+// a batch costs a few round trips rather than a few per event.
+func prepareBatch(ctx context.Context, tx Tx, specs []EventSpec) (map[string]string, error) {
+	var ids []int64
+	fields := map[string]string{}
+	addCode := func(field, code string) error {
+		if _, dup := fields[code]; dup && code != "" {
+			return duplicateLot(field, code)
+		}
+		fields[code] = field
+		return nil
+	}
+	for i := range specs {
+		sp := &specs[i]
+		prefix := ""
+		if len(specs) > 1 {
+			prefix = fmt.Sprintf("events[%d].", i)
+		}
+		switch {
+		case sp.Harvest != nil:
+			if err := addCode(prefix+"harvest.lot.code", sp.Harvest.Lot.Code); err != nil {
+				return nil, err
+			}
+		case sp.Transformation != nil:
+			for j, o := range sp.Transformation.Outputs {
+				if err := addCode(fmt.Sprintf("%stransformation.outputs[%d].code", prefix, j), o.Code); err != nil {
+					return nil, err
+				}
+			}
+			for _, in := range sp.Transformation.Inputs {
+				ids = append(ids, in.Lot)
+			}
+		case sp.SelfTest != nil:
+			ids = append(ids, sp.SelfTest.Lot)
+		case sp.Storing != nil:
+			ids = append(ids, sp.Storing.Lots...)
+		case sp.Shipping != nil:
+			ids = append(ids, sp.Shipping.Lots...)
+		case sp.Receiving != nil:
+			ids = append(ids, sp.Receiving.Lots...)
+		}
+	}
+	if len(ids) > 0 {
+		return nil, tx.PrefetchLots(ctx, ids)
+	}
+	return fields, nil
+}
+
+// duplicateCode names the first new lot code of a batch that the owner already has.
+func duplicateCode(ctx context.Context, tx Tx, a Actor, fields map[string]string) error {
+	codes := make([]string, 0, len(fields))
+	for c := range fields {
+		codes = append(codes, c)
+	}
+	taken, err := tx.ExistingLotCodes(ctx, a.PartyID, codes)
+	if err != nil || len(taken) == 0 {
+		return err
+	}
+	slices.SortFunc(taken, func(x, y string) int { return strings.Compare(fields[x], fields[y]) })
+	return duplicateLot(fields[taken[0]], taken[0])
 }
 
 // MaxBatch is the most events one capture call takes.
@@ -463,11 +540,6 @@ func (c *capture) newLot(field string, ns *NewLotSpec) (*Lot, error) {
 	ids, err := c.tx.ReserveIDs(c.ctx, "lot", 1)
 	if err != nil {
 		return nil, err
-	}
-	for _, l := range c.newLots {
-		if l.Code == ns.Code {
-			return nil, duplicateLot(field+".code", ns.Code)
-		}
 	}
 	l := &Lot{ID: ids[0], OwnerID: c.a.PartyID, HolderID: c.a.PartyID, Code: ns.Code, ProductID: p.ID,
 		Quantity: ns.Quantity, Remaining: ns.Quantity, Unit: ns.Unit, Grade: ns.Grade, SiteID: c.site.ID,

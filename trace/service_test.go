@@ -151,7 +151,9 @@ func TestHarvestAndPreHarvestInterval(t *testing.T) {
 		wantErr(t, err, trace.KindConflict, "already_corrected", "corrects")
 		// Duplicate lot code.
 		_, err = w.capture(t, w.coop, harvest(w.orchard.ID, 0, "XW-001", w.fruit.ID, 10))
-		wantErr(t, err, trace.KindConflict, "duplicate_lot_code", "code")
+		wantErr(t, err, trace.KindConflict, "duplicate_lot_code", "harvest.lot.code")
+		_, err = w.capture(t, w.coop, harvest(w.orchard.ID, 0, "XW-009", w.fruit.ID, 10), harvest(w.orchard.ID, 0, "XW-009", w.fruit.ID, 10))
+		wantErr(t, err, trace.KindConflict, "duplicate_lot_code", "events[1].harvest.lot.code")
 	})
 }
 

@@ -19,6 +19,7 @@ type LotFilter struct {
 
 // Store is the system of record the service runs on; internal/store implements it
 // on SQLite and PostgreSQL. Lookups of a missing record return a KindNotFound *Error.
+// Transactions may buffer writes until Flush or commit; their reads see them.
 type Store interface {
 	Reader
 	// Write runs fn in one transaction that commits when fn returns nil.
@@ -59,6 +60,10 @@ type Tx interface {
 	ReserveIDs(ctx context.Context, kind string, n int) ([]int64, error)
 	// LockLot reads a lot and keeps other writers off it until the transaction ends.
 	LockLot(ctx context.Context, id int64) (*Lot, error)
+	// PrefetchLots locks the lots a batch will touch in one go; unknown IDs are skipped.
+	PrefetchLots(ctx context.Context, ids []int64) error
+	// ExistingLotCodes returns which of codes the owner already has.
+	ExistingLotCodes(ctx context.Context, owner int64, codes []string) ([]string, error)
 	// InsertEvent stores an event with the lots it creates (KindConflict when the
 	// owner already has a lot's code) and its links to the lots it touches.
 	InsertEvent(ctx context.Context, e *Event, newLots []*Lot) error
@@ -68,6 +73,9 @@ type Tx interface {
 	// interval is still running at t and ends last, and false when there is none.
 	BlockingApplication(ctx context.Context, siteID int64, t time.Time) (*Event, bool, error)
 	SaveReplay(ctx context.Context, principal, key string, r Replay) error
+	// Flush writes what the transaction buffered so far; when it fails, none of it
+	// is written and the transaction can go on.
+	Flush(ctx context.Context) error
 }
 
 // Replay is a response recorded under an idempotency key.

@@ -41,6 +41,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	defer st.Close()
 	svc := trace.NewService(st, nil)
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -14,6 +14,17 @@ type Conn interface {
 	Exec(ctx context.Context, sql string, args ...any) (int64, error)
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) Row
+	// Batch runs statements in order, stopping at the first error; PostgreSQL
+	// pipelines them in one round trip.
+	Batch(ctx context.Context, stmts []Stmt) error
+	// CopyFrom inserts rows into table's columns in bulk (COPY on PostgreSQL).
+	CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error
+}
+
+// Stmt is a statement with its arguments.
+type Stmt struct {
+	SQL  string
+	Args []any
 }
 
 // Rows is a result set; Close must be called.
@@ -50,8 +61,22 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// Errors the adapters translate engine errors into.
-var (
-	ErrNoRows = errors.New("no rows")
-	ErrUnique = errors.New("unique constraint violated")
-)
+// ErrNoRows is returned by Row.Scan when there is no row.
+var ErrNoRows = errors.New("no rows")
+
+// ErrRetry reports a transaction the database aborted to resolve a conflict with
+// another (a deadlock or serialization failure); running it again may succeed.
+var ErrRetry = errors.New("transaction aborted by a concurrent one; retry")
+
+// ErrUnique matches a *UniqueError with errors.Is.
+var ErrUnique = errors.New("unique constraint violated")
+
+// UniqueError reports a unique constraint violated in Table.
+type UniqueError struct {
+	Table string
+	Err   error
+}
+
+func (e *UniqueError) Error() string        { return "unique constraint violated in " + e.Table + ": " + e.Err.Error() }
+func (e *UniqueError) Is(target error) bool { return target == ErrUnique }
+func (e *UniqueError) Unwrap() error        { return e.Err }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ganpin/ganpin/internal/sqldb"
@@ -19,7 +20,13 @@ import (
 // Store is the SQL system of record.
 type Store struct {
 	queries
-	db sqldb.DB
+	db       sqldb.DB
+	sites    sync.Map // id → *trace.Site
+	products sync.Map // id → *trace.Product
+	ids      idPool
+	queue    chan *writeReq
+	closed   chan struct{}
+	running  sync.WaitGroup
 }
 
 var (
@@ -49,21 +56,35 @@ func New(ctx context.Context, db sqldb.DB) (*Store, error) {
 	if err := sqldb.Check(ctx, db); err != nil {
 		return nil, err
 	}
-	return &Store{queries: queries{db, db.Dialect()}, db: db}, nil
+	s := &Store{queries: queries{db, db.Dialect()}, db: db, queue: make(chan *writeReq, maxGroup), closed: make(chan struct{})}
+	// SQLite has one writer; PostgreSQL overlaps a few groups' round trips.
+	n := 1
+	if db.Dialect() == sqldb.Postgres {
+		n = 4
+	}
+	s.running.Add(n)
+	for range n {
+		go func() { defer s.running.Done(); s.writers() }()
+	}
+	return s, nil
+}
+
+// Close stops the writers once their groups are done; writes still queued fail.
+func (s *Store) Close() {
+	close(s.closed)
+	s.running.Wait()
+	for {
+		select {
+		case r := <-s.queue:
+			r.done <- errors.New("store: closed")
+		default:
+			return
+		}
+	}
 }
 
 // DB returns the underlying database.
 func (s *Store) DB() sqldb.DB { return s.db }
-
-// Write runs fn in a transaction.
-func (s *Store) Write(ctx context.Context, fn func(trace.Tx) error) error {
-	return s.db.Tx(ctx, func(c sqldb.Conn) error { return fn(&tx{queries{c, s.db.Dialect()}, map[string]int64{}}) })
-}
-
-type tx struct {
-	queries
-	next map[string]int64 // SQLite: the next free ID per kind in this transaction
-}
 
 // queries holds the SQL; it runs on the database or inside a transaction.
 type queries struct {

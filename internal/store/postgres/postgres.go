@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
+	"strings"
 
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/jackc/pgx/v5"
@@ -29,6 +31,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// Enough connections for PostgreSQL's group commit to gather concurrent commits.
+		cfg.MaxConns = int32(max(8, 4*runtime.NumCPU()))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -75,6 +81,41 @@ type querier interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 	QueryRow(context.Context, string, ...any) pgx.Row
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+	CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error)
+}
+
+// Batch pipelines stmts in one round trip.
+func (db *DB) Batch(ctx context.Context, stmts []sqldb.Stmt) error {
+	return conn{db.Pool}.Batch(ctx, stmts)
+}
+
+// CopyFrom bulk-inserts with COPY.
+func (db *DB) CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error {
+	return conn{db.Pool}.CopyFrom(ctx, table, cols, rows)
+}
+
+func (c conn) Batch(ctx context.Context, stmts []sqldb.Stmt) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	br := c.q.SendBatch(ctx, &b)
+	for range stmts {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return mapErr(err)
+		}
+	}
+	return mapErr(br.Close())
+}
+
+func (c conn) CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error {
+	_, err := c.q.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+	return mapErr(err)
 }
 
 type conn struct{ q querier }
@@ -108,8 +149,13 @@ func mapErr(err error) error {
 		return sqldb.ErrNoRows
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" {
-		return fmt.Errorf("%w: %v", sqldb.ErrUnique, err)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return &sqldb.UniqueError{Table: pe.TableName, Err: err}
+		case "40001", "40P01": // serialization failure, deadlock
+			return fmt.Errorf("%w: %v", sqldb.ErrRetry, err)
+		}
 	}
 	return err
 }

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/ganpin/ganpin/internal/sqldb"
 	sqlite3 "modernc.org/sqlite"
@@ -79,6 +81,14 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
 	return conn{db.r}.QueryRow(ctx, q, args...)
 }
 
+// Batch runs stmts on the writer.
+func (db *DB) Batch(ctx context.Context, stmts []sqldb.Stmt) error { return conn{db.w}.Batch(ctx, stmts) }
+
+// CopyFrom inserts rows on the writer.
+func (db *DB) CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error {
+	return conn{db.w}.CopyFrom(ctx, table, cols, rows)
+}
+
 // Tx runs fn in an IMMEDIATE transaction on the writer.
 func (db *DB) Tx(ctx context.Context, fn func(sqldb.Conn) error) (err error) {
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -101,6 +111,7 @@ func (db *DB) Tx(ctx context.Context, fn func(sqldb.Conn) error) (err error) {
 }
 
 type querier interface {
+	PrepareContext(context.Context, string) (*sql.Stmt, error)
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	QueryRowContext(context.Context, string, ...any) *sql.Row
@@ -128,6 +139,34 @@ func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
 	return row{c.q.QueryRowContext(ctx, q, args...)}
 }
 
+func (c conn) Batch(ctx context.Context, stmts []sqldb.Stmt) error {
+	for _, s := range stmts {
+		if _, err := c.Exec(ctx, s.SQL, s.Args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CopyFrom inserts rows with one prepared statement; in-process, that is as fast as SQLite goes.
+func (c conn) CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error {
+	ph := make([]string, len(cols))
+	for i := range cols {
+		ph[i] = "$" + strconv.Itoa(i+1)
+	}
+	st, err := c.q.PrepareContext(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(ph, ", ")+")")
+	if err != nil {
+		return mapErr(err)
+	}
+	defer st.Close()
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, r...); err != nil {
+			return mapErr(err)
+		}
+	}
+	return nil
+}
+
 type rows struct{ *sql.Rows }
 
 func (r rows) Close() { r.Rows.Close() }
@@ -144,7 +183,9 @@ func mapErr(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3lib.SQLITE_CONSTRAINT_UNIQUE, sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %v", sqldb.ErrUnique, err)
+			// The message names the columns: "UNIQUE constraint failed: lots.owner_id, lots.code".
+			table, _, _ := strings.Cut(se.Error()[strings.LastIndex(se.Error(), ": ")+2:], ".")
+			return &sqldb.UniqueError{Table: table, Err: err}
 		}
 	}
 	return err

@@ -1,0 +1,467 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ganpin/ganpin/internal/sqldb"
+	"github.com/ganpin/ganpin/trace"
+)
+
+// tx is a write transaction. Event capture is write-heavy, so its writes are
+// buffered and flushed at commit in as few round trips as the engine allows
+// (multi-row INSERTs pipelined in one batch, COPY for large batches); the reads
+// capture makes are answered from the buffer first.
+type tx struct {
+	queries
+	s    *Store
+	next map[string]int64 // SQLite: the next free ID per kind in this transaction
+
+	lots    map[int64]*trace.Lot      // lots locked, created or changed here
+	created map[int64]bool            // lots created here
+	changed map[int64]bool            // existing lots changed here
+	events  map[int64]*trace.Event    // events captured here
+	apps    map[int64][]*trace.Event  // input applications per site (stored and new)
+	loaded  map[int64]bool            // sites whose stored applications are in apps
+	newRows map[string][][]any        // buffered inserts per table
+	replays []sqldb.Stmt              // idempotency records
+	made    map[string]map[int64]bool // sites and products created here: not cached
+	direct  bool                      // savepoint "write" guards this function's writes
+}
+
+func (s *Store) newTx(c sqldb.Conn) *tx {
+	return &tx{queries: queries{c, s.db.Dialect()}, s: s, next: map[string]int64{},
+		lots: map[int64]*trace.Lot{}, created: map[int64]bool{}, changed: map[int64]bool{},
+		events: map[int64]*trace.Event{}, apps: map[int64][]*trace.Event{}, loaded: map[int64]bool{}, newRows: map[string][][]any{},
+		made: map[string]map[int64]bool{"site": {}, "product": {}}}
+}
+
+// Columns of the buffered tables, in insertion order (parents before children).
+var bufferedTables = []struct {
+	name string
+	cols []string
+}{
+	{"events", []string{"id", "party_id", "type", "site_id", "event_time", "phi_until", "body", "sha256"}},
+	{"lots", []string{"id", "owner_id", "holder_id", "code", "product_id", "quantity", "remaining", "unit", "grade", "site_id", "event_id", "in_transit", "created"}},
+	{"event_lots", []string{"lot_id", "event_id", "role"}},
+	{"lot_edges", []string{"parent_id", "child_id", "event_id"}},
+	{"corrections", []string{"corrected_id", "correction_id"}},
+}
+
+// copyThreshold is the row count from which a table is written with COPY.
+const copyThreshold = 64
+
+// Flush writes the buffered rows inside a savepoint, so that a failure (a lot code
+// registered concurrently, say) leaves the transaction usable and nothing written.
+func (t *tx) Flush(ctx context.Context) error {
+	if len(t.newRows) == 0 && len(t.changed) == 0 && len(t.replays) == 0 {
+		return nil
+	}
+	var stmts []sqldb.Stmt
+	if !t.direct {
+		// Rows flushed now must go if the function fails later.
+		stmts = append(stmts, sqldb.Stmt{SQL: "SAVEPOINT write"})
+		t.direct = true
+	}
+	stmts = append(stmts, sqldb.Stmt{SQL: "SAVEPOINT flush"})
+	send := func() error {
+		err := t.c.Batch(ctx, stmts)
+		stmts = stmts[:0]
+		return err
+	}
+	err := func() error {
+		for _, tb := range bufferedTables {
+			rows := t.newRows[tb.name]
+			if tb.name == "lots" {
+				// Lots created here carry their final state.
+				for _, r := range rows {
+					l := t.lots[r[0].(int64)]
+					r[2], r[6], r[11] = l.HolderID, l.Remaining, nullable(l.InTransit)
+				}
+			}
+			if len(rows) >= copyThreshold {
+				if err := send(); err != nil {
+					return err
+				}
+				if err := t.c.CopyFrom(ctx, tb.name, tb.cols, rows); err != nil {
+					return err
+				}
+				continue
+			}
+			for len(rows) > 0 {
+				n := min(len(rows), 500)
+				stmts = append(stmts, multiInsert(tb.name, tb.cols, rows[:n]))
+				rows = rows[n:]
+			}
+		}
+		for id := range t.changed {
+			l := t.lots[id]
+			stmts = append(stmts, sqldb.Stmt{SQL: `UPDATE lots SET remaining = $2, holder_id = $3, in_transit = $4 WHERE id = $1`,
+				Args: []any{l.ID, l.Remaining, l.HolderID, nullable(l.InTransit)}})
+		}
+		stmts = append(stmts, t.replays...)
+		stmts = append(stmts, sqldb.Stmt{SQL: "RELEASE SAVEPOINT flush"})
+		return send()
+	}()
+	if err != nil {
+		if _, rerr := t.c.Exec(ctx, "ROLLBACK TO SAVEPOINT flush"); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return t.conflict(err)
+	}
+	t.newRows, t.replays = map[string][][]any{}, nil
+	clear(t.changed)
+	clear(t.created)
+	return nil
+}
+
+// conflict turns a unique violation at flush into the domain's conflict.
+func (t *tx) conflict(err error) error {
+	var ue *sqldb.UniqueError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	switch ue.Table {
+	case "idempotency":
+		return trace.Conflict("Idempotency-Key", "idempotency_key_in_use", "该幂等键已被同时使用", "this idempotency key is in use by a concurrent request")
+	case "lots":
+		return trace.Conflict("code", "duplicate_lot_code", "批次号已存在", "a lot code already exists")
+	case "corrections":
+		return alreadyCorrected()
+	}
+	return err
+}
+
+func alreadyCorrected() error {
+	return trace.Conflict("corrects", "already_corrected", "该事件已被更正，请更正最新的更正事件", "this event was already corrected; correct the latest correction instead")
+}
+
+func multiInsert(table string, cols []string, rows [][]any) sqldb.Stmt {
+	var b strings.Builder
+	args := make([]any, 0, len(rows)*len(cols))
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		b.WriteString(inList(len(args)+1, len(r)))
+		b.WriteByte(')')
+		args = append(args, r...)
+	}
+	return sqldb.Stmt{SQL: b.String(), Args: args}
+}
+
+func (t *tx) InsertEvent(ctx context.Context, e *trace.Event, newLots []*trace.Lot) error {
+	var phi any
+	if e.Spec.Input != nil {
+		phi = micros(trace.PHIEnd(e.Time, e.Spec.Input.PHIDays))
+		t.apps[e.Spec.Site] = append(t.apps[e.Spec.Site], e)
+	}
+	t.events[e.ID] = e
+	t.newRows["events"] = append(t.newRows["events"], []any{e.ID, e.PartyID, string(e.Spec.Type), e.Spec.Site, micros(e.Time), phi, e.Canonical, e.Hash[:]})
+	for _, l := range newLots {
+		t.lots[l.ID], t.created[l.ID] = l, true
+		t.newRows["lots"] = append(t.newRows["lots"], []any{l.ID, l.OwnerID, l.HolderID, l.Code, l.ProductID, l.Quantity, l.Remaining, string(l.Unit), l.Grade, l.SiteID, l.EventID, nullable(l.InTransit), micros(l.Created)})
+	}
+	for _, el := range e.Lots {
+		t.newRows["event_lots"] = append(t.newRows["event_lots"], []any{el.Lot, e.ID, string(el.Role)})
+	}
+	if c := e.Spec.Corrects; c != 0 {
+		for _, r := range t.newRows["corrections"] {
+			if r[0] == c {
+				return alreadyCorrected()
+			}
+		}
+		var n int
+		if err := t.c.QueryRow(ctx, `SELECT COUNT(*) FROM corrections WHERE corrected_id = $1`, c).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return alreadyCorrected()
+		}
+		t.newRows["corrections"] = append(t.newRows["corrections"], []any{c, e.ID})
+	}
+	return nil
+}
+
+func (t *tx) UpdateLot(ctx context.Context, l *trace.Lot) error {
+	t.lots[l.ID] = l
+	if !t.created[l.ID] {
+		t.changed[l.ID] = true
+	}
+	return nil
+}
+
+func (t *tx) InsertEdge(ctx context.Context, parent, child, eventID int64) error {
+	t.newRows["lot_edges"] = append(t.newRows["lot_edges"], []any{parent, child, eventID})
+	return nil
+}
+
+func (t *tx) SaveReplay(ctx context.Context, principal, key string, r trace.Replay) error {
+	t.replays = append(t.replays, sqldb.Stmt{SQL: `INSERT INTO idempotency (principal, key, request_hash, status, body, created) VALUES ($1, $2, $3, $4, $5, $6)`,
+		Args: []any{principal, key, r.RequestHash, r.Status, r.Body, micros(time.Now())}})
+	return nil
+}
+
+// LockLot returns the transaction's copy of a lot, reading and (on PostgreSQL)
+// locking it on first use.
+func (t *tx) LockLot(ctx context.Context, id int64) (*trace.Lot, error) {
+	if l, ok := t.lots[id]; ok {
+		c := *l
+		return &c, nil
+	}
+	if err := t.PrefetchLots(ctx, []int64{id}); err != nil {
+		return nil, err
+	}
+	if l, ok := t.lots[id]; ok {
+		c := *l
+		return &c, nil
+	}
+	return nil, trace.NotFound("", "lot", id)
+}
+
+// PrefetchLots reads and locks lots in one query, in ID order so that concurrent
+// transactions cannot deadlock.
+func (t *tx) PrefetchLots(ctx context.Context, ids []int64) error {
+	var need []int64
+	for _, id := range ids {
+		if _, ok := t.lots[id]; !ok {
+			need = append(need, id)
+		}
+	}
+	slices.Sort(need)
+	need = slices.Compact(need)
+	lock := ""
+	if t.dialect == sqldb.Postgres {
+		lock = ` FOR UPDATE`
+	}
+	return chunks(need, func(in string, args []any) error {
+		ls, err := list(ctx, t.c, scanLot, `SELECT `+lotCols+` FROM lots WHERE id IN (`+in+`) ORDER BY id`+lock, args...)
+		for i := range ls {
+			t.lots[ls[i].ID] = &ls[i]
+		}
+		return err
+	})
+}
+
+// ExistingLotCodes returns which of codes the owner already has.
+func (t *tx) ExistingLotCodes(ctx context.Context, owner int64, codes []string) ([]string, error) {
+	if t.dialect == sqldb.Postgres {
+		// An array parameter keeps the lookup on the (owner_id, code) index.
+		return strs(ctx, t.c, `SELECT code FROM lots WHERE owner_id = $1 AND code = ANY($2)`, owner, codes)
+	}
+	var out []string
+	for len(codes) > 0 {
+		n := min(len(codes), 500)
+		args := []any{owner}
+		for _, c := range codes[:n] {
+			args = append(args, c)
+		}
+		found, err := strs(ctx, t.c, `SELECT code FROM lots WHERE owner_id = $1 AND code IN (`+inList(2, n)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, found...)
+		codes = codes[n:]
+	}
+	return out, nil
+}
+
+func strs(ctx context.Context, c sqldb.Conn, query string, args ...any) ([]string, error) {
+	rs, err := c.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []string
+	for rs.Next() {
+		var s string
+		if err := rs.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rs.Err()
+}
+
+// BlockingApplication loads a site's uncorrected input applications once per
+// transaction and answers from them and the ones captured here.
+func (t *tx) BlockingApplication(ctx context.Context, siteID int64, at time.Time) (*trace.Event, bool, error) {
+	apps := t.apps[siteID]
+	if !t.loaded[siteID] {
+		stored, err := list(ctx, t.c, scanEvent, `SELECT body FROM events e WHERE site_id = $1 AND phi_until IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.corrected_id = e.id)`, siteID)
+		if err != nil {
+			return nil, false, err
+		}
+		for i := range stored {
+			apps = append(apps, &stored[i])
+		}
+		t.apps[siteID] = apps
+		t.loaded[siteID] = true
+	}
+	var best *trace.Event
+	var bestEnd time.Time
+	corrected := map[int64]bool{}
+	for _, r := range t.newRows["corrections"] {
+		corrected[r[0].(int64)] = true
+	}
+	for _, a := range apps {
+		end := trace.PHIEnd(a.Time, a.Spec.Input.PHIDays)
+		if corrected[a.ID] || a.Time.After(at) || !end.After(at) {
+			continue
+		}
+		if best == nil || end.After(bestEnd) {
+			best, bestEnd = a, end
+		}
+	}
+	return best, best != nil, nil
+}
+
+func (t *tx) Event(ctx context.Context, id int64) (*trace.Event, error) {
+	if e, ok := t.events[id]; ok {
+		return e, nil
+	}
+	return t.queries.Event(ctx, id)
+}
+
+// ReserveIDs hands out IDs: on PostgreSQL from blocks of sequence values kept by the
+// store, on SQLite above the largest stored ID (the single writer holds the lock).
+func (t *tx) ReserveIDs(ctx context.Context, kind string, n int) ([]int64, error) {
+	table := map[string]string{"event": "events", "lot": "lots"}[kind]
+	if table == "" || n < 1 {
+		return nil, fmt.Errorf("store: reserve %d ids of kind %q", n, kind)
+	}
+	if t.dialect == sqldb.Postgres {
+		return t.s.ids.take(ctx, t.c, table, n)
+	}
+	if t.next[kind] == 0 {
+		var next int64
+		if err := t.c.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM `+table).Scan(&next); err != nil {
+			return nil, err
+		}
+		t.next[kind] = next
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = t.next[kind]
+		t.next[kind]++
+	}
+	return ids, nil
+}
+
+// idPool keeps blocks of PostgreSQL sequence values per table, drawn through the
+// asking transaction's connection (sequences ignore transactions, so values
+// reserved by a transaction that rolls back are kept or leave gaps).
+type idPool struct {
+	mu   sync.Mutex
+	free map[string][]int64
+}
+
+const idBlock = 1000
+
+func (p *idPool) take(ctx context.Context, c sqldb.Conn, table string, n int) ([]int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.free == nil {
+		p.free = map[string][]int64{}
+	}
+	if len(p.free[table]) < n {
+		vals, err := int64s(ctx, c, `SELECT nextval(pg_get_serial_sequence('`+table+`', 'id')) FROM generate_series(1, $1)`, max(n, idBlock))
+		if err != nil {
+			return nil, err
+		}
+		p.free[table] = append(p.free[table], vals...)
+	}
+	ids := slices.Clone(p.free[table][:n])
+	p.free[table] = p.free[table][n:]
+	return ids, nil
+}
+
+// Sites and products never change once created, so the store caches them. A
+// transaction reads misses through its own connection and caches only rows it did
+// not create itself.
+
+func (s *Store) Site(ctx context.Context, id int64) (*trace.Site, error) {
+	return cached(ctx, &s.sites, id, s.queries.Site, true)
+}
+
+func (s *Store) Product(ctx context.Context, id int64) (*trace.Product, error) {
+	return cached(ctx, &s.products, id, s.queries.Product, true)
+}
+
+func (t *tx) Site(ctx context.Context, id int64) (*trace.Site, error) {
+	return cached(ctx, &t.s.sites, id, t.queries.Site, !t.made["site"][id])
+}
+
+func (t *tx) Product(ctx context.Context, id int64) (*trace.Product, error) {
+	return cached(ctx, &t.s.products, id, t.queries.Product, !t.made["product"][id])
+}
+
+func cached[T any](ctx context.Context, m *sync.Map, id int64, read func(context.Context, int64) (*T, error), keep bool) (*T, error) {
+	if v, ok := m.Load(id); ok {
+		return v.(*T), nil
+	}
+	v, err := read(ctx, id)
+	if err == nil && keep {
+		m.Store(id, v)
+	}
+	return v, err
+}
+
+// Master data is written directly, behind a savepoint that undoes it should the
+// function fail later (its transaction is shared with other writes; see group.go).
+
+func (t *tx) guard(ctx context.Context) error {
+	if t.direct {
+		return nil
+	}
+	t.direct = true
+	_, err := t.c.Exec(ctx, "SAVEPOINT write")
+	return err
+}
+
+func (t *tx) CreateSite(ctx context.Context, site *trace.Site) error {
+	if err := t.guard(ctx); err != nil {
+		return err
+	}
+	err := t.queries.CreateSite(ctx, site)
+	t.made["site"][site.ID] = true
+	return err
+}
+
+func (t *tx) CreateProduct(ctx context.Context, p *trace.Product) error {
+	if err := t.guard(ctx); err != nil {
+		return err
+	}
+	err := t.queries.CreateProduct(ctx, p)
+	t.made["product"][p.ID] = true
+	return err
+}
+
+func (t *tx) CreateParty(ctx context.Context, p *trace.Party) error {
+	if err := t.guard(ctx); err != nil {
+		return err
+	}
+	return t.queries.CreateParty(ctx, p)
+}
+
+func (t *tx) CreateUser(ctx context.Context, u *trace.User) error {
+	if err := t.guard(ctx); err != nil {
+		return err
+	}
+	return t.queries.CreateUser(ctx, u)
+}
+
+func (t *tx) CreateToken(ctx context.Context, userID int64, name string, hash []byte) error {
+	if err := t.guard(ctx); err != nil {
+		return err
+	}
+	return t.queries.CreateToken(ctx, userID, name, hash)
+}
