@@ -77,6 +77,8 @@ type UniqueError struct {
 	Err   error
 }
 
-func (e *UniqueError) Error() string        { return "unique constraint violated in " + e.Table + ": " + e.Err.Error() }
+func (e *UniqueError) Error() string {
+	return "unique constraint violated in " + e.Table + ": " + e.Err.Error()
+}
 func (e *UniqueError) Is(target error) bool { return target == ErrUnique }
 func (e *UniqueError) Unwrap() error        { return e.Err }

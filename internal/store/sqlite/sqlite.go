@@ -82,7 +82,9 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) sqldb.Row {
 }
 
 // Batch runs stmts on the writer.
-func (db *DB) Batch(ctx context.Context, stmts []sqldb.Stmt) error { return conn{db.w}.Batch(ctx, stmts) }
+func (db *DB) Batch(ctx context.Context, stmts []sqldb.Stmt) error {
+	return conn{db.w}.Batch(ctx, stmts)
+}
 
 // CopyFrom inserts rows on the writer.
 func (db *DB) CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error {
