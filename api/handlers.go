@@ -264,7 +264,7 @@ func (s *Server) captureBatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return create(s, w, r, func(evs []*trace.Event) any {
-		return page[eventView]{Items: mapSlice(evs, func(e **trace.Event) eventView { return viewEvent(*e) })}
+		return page[eventRef]{Items: mapSlice(evs, func(e **trace.Event) eventRef { return refEvent(*e) })}
 	}, func(ctx context.Context, a trace.Actor) ([]*trace.Event, error) {
 		return s.svc.Capture(ctx, a, req.Events)
 	})

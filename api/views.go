@@ -153,6 +153,18 @@ func viewEvent(e *trace.Event) eventView {
 	return eventView{e.ID, e.PartyID, e.Recorded, e.Spec.Type.BizStep(), e.Disposition, lots, hex.EncodeToString(e.Hash[:]), e.Spec}
 }
 
+// eventRef is what a batch capture returns per event: enough to address the event
+// and the lots it created, without echoing the whole batch back.
+type eventRef struct {
+	ID     int64            `json:"id"`
+	Lots   []trace.EventLot `json:"lots"`
+	SHA256 string           `json:"sha256"`
+}
+
+func refEvent(e *trace.Event) eventRef {
+	return eventRef{e.ID, e.Lots, hex.EncodeToString(e.Hash[:])}
+}
+
 type graphView struct {
 	Root   int64        `json:"root"`
 	Lots   []lotView    `json:"lots"`

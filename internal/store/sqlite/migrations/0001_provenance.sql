@@ -1,5 +1,8 @@
 -- Provenance core: parties, accounts, sites, products, lots, events.
 -- Times are microseconds since the Unix epoch (UTC); an event keeps its offset apart.
+-- The high-volume tables (events, lots and their links) carry no foreign keys: the
+-- service checks every reference in the writing transaction, and the checks cost
+-- more than half of bulk capture on PostgreSQL (docs/design.md).
 CREATE TABLE parties (
     id      INTEGER PRIMARY KEY,
     kind    TEXT NOT NULL,
@@ -57,36 +60,35 @@ CREATE TABLE products (
 
 CREATE TABLE events (
     id          INTEGER PRIMARY KEY,
-    party_id    INTEGER NOT NULL REFERENCES parties(id),
+    party_id    INTEGER NOT NULL,
     type        TEXT NOT NULL,
-    site_id     INTEGER NOT NULL REFERENCES sites(id),
+    site_id     INTEGER NOT NULL,
     event_time  INTEGER NOT NULL,
     phi_until   INTEGER,            -- input applications: first permitted harvest time
     body        BLOB NOT NULL,      -- canonical bytes
     sha256      BLOB NOT NULL
 );
-CREATE INDEX events_party ON events (party_id, id);
 CREATE INDEX events_site_time ON events (site_id, event_time);
 CREATE INDEX events_phi ON events (site_id, phi_until) WHERE phi_until IS NOT NULL;
 
 -- A correction supersedes the event it corrects; each event is corrected at most once.
 CREATE TABLE corrections (
-    corrected_id  INTEGER PRIMARY KEY REFERENCES events(id),
-    correction_id INTEGER NOT NULL REFERENCES events(id)
+    corrected_id  INTEGER PRIMARY KEY,
+    correction_id INTEGER NOT NULL
 );
 
 CREATE TABLE lots (
     id         INTEGER PRIMARY KEY,
-    owner_id   INTEGER NOT NULL REFERENCES parties(id),
-    holder_id  INTEGER NOT NULL REFERENCES parties(id),
+    owner_id   INTEGER NOT NULL,
+    holder_id  INTEGER NOT NULL,
     code       TEXT NOT NULL,
-    product_id INTEGER NOT NULL REFERENCES products(id),
+    product_id INTEGER NOT NULL,
     quantity   REAL NOT NULL,
     remaining  REAL NOT NULL,
     unit       TEXT NOT NULL,
     grade      TEXT NOT NULL,
-    site_id    INTEGER NOT NULL REFERENCES sites(id),
-    event_id   INTEGER NOT NULL REFERENCES events(id),
+    site_id    INTEGER NOT NULL,
+    event_id   INTEGER NOT NULL,
     in_transit INTEGER,
     created    INTEGER NOT NULL,
     UNIQUE (owner_id, code)
@@ -94,16 +96,16 @@ CREATE TABLE lots (
 CREATE INDEX lots_holder ON lots (holder_id, id);
 
 CREATE TABLE event_lots (
-    lot_id   INTEGER NOT NULL REFERENCES lots(id),
-    event_id INTEGER NOT NULL REFERENCES events(id),
+    lot_id   INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,
     role     TEXT NOT NULL,
     PRIMARY KEY (lot_id, event_id, role)
 ) WITHOUT ROWID;
 
 CREATE TABLE lot_edges (
-    parent_id INTEGER NOT NULL REFERENCES lots(id),
-    child_id  INTEGER NOT NULL REFERENCES lots(id),
-    event_id  INTEGER NOT NULL REFERENCES events(id),
+    parent_id INTEGER NOT NULL,
+    child_id  INTEGER NOT NULL,
+    event_id  INTEGER NOT NULL,
     PRIMARY KEY (parent_id, child_id)
 ) WITHOUT ROWID;
 CREATE INDEX lot_edges_child ON lot_edges (child_id, parent_id);
