@@ -98,3 +98,54 @@ func PostgresSchemaURL(t testing.TB) string {
 	db := Postgres(t).(*postgres.DB)
 	return db.Pool.Config().ConnString()
 }
+
+// Persistent returns a migrated database that outlives the test run, for benchmarks
+// whose data takes long to generate: a SQLite file under the temporary directory or
+// a PostgreSQL schema, both named bench_<name>. fresh reports whether it is new;
+// a benchmark that finds it stale may Drop it.
+func Persistent(b testing.TB, engine, name string) (db sqldb.DB, fresh bool) {
+	b.Helper()
+	ctx := context.Background()
+	switch engine {
+	case "sqlite":
+		dir := filepath.Join(os.TempDir(), "ganpin-bench")
+		os.MkdirAll(dir, 0o700)
+		path := filepath.Join(dir, "bench_"+name+".db")
+		_, err := os.Stat(path)
+		d, err2 := sqlite.Open(path)
+		if err2 != nil {
+			b.Fatal(err2)
+		}
+		db, fresh = d, err != nil
+	default:
+		base := PostgresURL(b)
+		u, err := url.Parse(base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		admin, err := postgres.Open(ctx, base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer admin.Close()
+		schema := "bench_" + name
+		var n int
+		admin.QueryRow(ctx, `SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1`, schema).Scan(&n)
+		if n == 0 {
+			if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+				b.Fatal(err)
+			}
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		d, err := postgres.Open(ctx, u.String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		db, fresh = d, n == 0
+	}
+	b.Cleanup(func() { db.Close() })
+	migrate(b, db)
+	return db, fresh
+}
