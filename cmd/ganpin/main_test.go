@@ -42,7 +42,7 @@ var (
 )
 
 // start runs `ganpin serve --demo` as a child process and waits until it listens.
-func start(t *testing.T, args ...string) *proc {
+func start(t testing.TB, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--demo", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "GANPIN_TEST_AS_MAIN=1")
@@ -71,7 +71,7 @@ func start(t *testing.T, args ...string) *proc {
 	return nil
 }
 
-func (p *proc) get(t *testing.T, path string, v any) int {
+func (p *proc) get(t testing.TB, path string, v any) int {
 	t.Helper()
 	req, _ := http.NewRequest("GET", p.base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+p.token)
@@ -97,29 +97,22 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 
 func killTest(t *testing.T, args ...string) {
 	p := start(t, args...)
-	var sites, products struct {
+	var sites struct {
 		Items []struct {
 			ID   int64  `json:"id"`
 			Kind string `json:"kind"`
-			Unit string `json:"unit"`
 		} `json:"items"`
 	}
 	p.get(t, "/api/v1/sites?limit=1000", &sites)
-	p.get(t, "/api/v1/products", &products)
 	var orchards []int64
 	for _, s := range sites.Items {
 		if s.Kind == "orchard" {
 			orchards = append(orchards, s.ID)
 		}
 	}
-	var fruit int64
-	for _, pr := range products.Items {
-		if pr.Unit == "kg" {
-			fruit = pr.ID
-		}
-	}
+	_, fruit := demoOrchard(t, p)
 	if len(orchards) == 0 || fruit == 0 {
-		t.Fatalf("demo has no orchard or product: %+v %+v", sites, products)
+		t.Fatalf("demo has no orchard or product: %+v", sites)
 	}
 
 	var mu sync.Mutex
