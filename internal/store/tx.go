@@ -26,7 +26,7 @@ type tx struct {
 	created map[int64]bool            // lots created here
 	changed map[int64]bool            // existing lots changed here
 	events  map[int64]*trace.Event    // events captured here
-	apps    map[int64][]*trace.Event  // input applications per site (stored and new)
+	apps    map[int64][]phiWindow     // input applications per site (stored and new)
 	loaded  map[int64]bool            // sites whose stored applications are in apps
 	newRows map[string][][]any        // buffered inserts per table
 	replays []sqldb.Stmt              // idempotency records
@@ -37,7 +37,7 @@ type tx struct {
 func (s *Store) newTx(c sqldb.Conn) *tx {
 	return &tx{queries: queries{c, s.db.Dialect()}, s: s, next: map[string]int64{},
 		lots: map[int64]*trace.Lot{}, created: map[int64]bool{}, changed: map[int64]bool{},
-		events: map[int64]*trace.Event{}, apps: map[int64][]*trace.Event{}, loaded: map[int64]bool{}, newRows: map[string][][]any{},
+		events: map[int64]*trace.Event{}, apps: map[int64][]phiWindow{}, loaded: map[int64]bool{}, newRows: map[string][][]any{},
 		made: map[string]map[int64]bool{"site": {}, "product": {}}}
 }
 
@@ -160,8 +160,9 @@ func multiInsert(table string, cols []string, rows [][]any) sqldb.Stmt {
 func (t *tx) InsertEvent(ctx context.Context, e *trace.Event, newLots []*trace.Lot) error {
 	var phi any
 	if e.Spec.Input != nil {
-		phi = micros(trace.PHIEnd(e.Time, e.Spec.Input.PHIDays))
-		t.apps[e.Spec.Site] = append(t.apps[e.Spec.Site], e)
+		end := micros(trace.PHIEnd(e.Time, e.Spec.Input.PHIDays))
+		phi = end
+		t.apps[e.Spec.Site] = append(t.apps[e.Spec.Site], phiWindow{e.ID, micros(e.Time), end})
 	}
 	t.events[e.ID] = e
 	t.newRows["events"] = append(t.newRows["events"], []any{e.ID, e.PartyID, string(e.Spec.Type), e.Spec.Site, micros(e.Time), phi, e.Canonical, e.Hash[:]})
@@ -290,38 +291,55 @@ func strs(ctx context.Context, c sqldb.Conn, query string, args ...any) ([]strin
 	return out, rs.Err()
 }
 
-// BlockingApplication loads a site's uncorrected input applications once per
-// transaction and answers from them and the ones captured here.
+// phiWindow is when an input application forbids harvesting its orchard.
+type phiWindow struct {
+	event      int64
+	start, end int64 // microseconds: application time, first permitted harvest
+}
+
+// BlockingApplication loads the windows of a site's uncorrected input applications
+// once per transaction (IDs and times only) and answers from them and the ones
+// captured here; only a blocking application is read in full.
 func (t *tx) BlockingApplication(ctx context.Context, siteID int64, at time.Time) (*trace.Event, bool, error) {
-	apps := t.apps[siteID]
 	if !t.loaded[siteID] {
-		stored, err := list(ctx, t.c, scanEvent, `SELECT body FROM events e WHERE site_id = $1 AND phi_until IS NOT NULL
+		rs, err := t.c.Query(ctx, `SELECT id, event_time, phi_until FROM events e WHERE site_id = $1 AND phi_until IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.corrected_id = e.id)`, siteID)
 		if err != nil {
 			return nil, false, err
 		}
-		for i := range stored {
-			apps = append(apps, &stored[i])
+		for rs.Next() {
+			var w phiWindow
+			if err := rs.Scan(&w.event, &w.start, &w.end); err != nil {
+				rs.Close()
+				return nil, false, err
+			}
+			t.apps[siteID] = append(t.apps[siteID], w)
 		}
-		t.apps[siteID] = apps
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, false, err
+		}
 		t.loaded[siteID] = true
 	}
-	var best *trace.Event
-	var bestEnd time.Time
 	corrected := map[int64]bool{}
 	for _, r := range t.newRows["corrections"] {
 		corrected[r[0].(int64)] = true
 	}
-	for _, a := range apps {
-		end := trace.PHIEnd(a.Time, a.Spec.Input.PHIDays)
-		if corrected[a.ID] || a.Time.After(at) || !end.After(at) {
+	us := micros(at)
+	var best *phiWindow
+	for i, w := range t.apps[siteID] {
+		if corrected[w.event] || w.start > us || w.end <= us {
 			continue
 		}
-		if best == nil || end.After(bestEnd) {
-			best, bestEnd = a, end
+		if best == nil || w.end > best.end {
+			best = &t.apps[siteID][i]
 		}
 	}
-	return best, best != nil, nil
+	if best == nil {
+		return nil, false, nil
+	}
+	e, err := t.Event(ctx, best.event)
+	return e, err == nil, err
 }
 
 func (t *tx) Event(ctx context.Context, id int64) (*trace.Event, error) {
