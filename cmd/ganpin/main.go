@@ -2,6 +2,7 @@
 //
 //	ganpin serve   [--addr 127.0.0.1:8080] [--data ./var] [--database-url URL] [--demo]
 //	ganpin migrate [--data ./var] [--database-url URL]
+//	ganpin admin   --party NAME --uscc CODE [--username admin] [--data ./var] [--database-url URL]
 package main
 
 import (
@@ -20,6 +21,9 @@ const usage = `ganpin — 赣品溯源 agricultural traceability
 Usage:
   ganpin serve   [--addr 127.0.0.1:8080] [--data ./var] [--database-url URL] [--demo]
   ganpin migrate [--data ./var] [--database-url URL]
+  ganpin admin   --party NAME --uscc CODE [--county 360702] [--username admin] [--data ./var] [--database-url URL]
+                 creates the operating party and its first admin (password from
+                 GANPIN_ADMIN_PASSWORD or standard input)
 
 Environment: GANPIN_ADDR, GANPIN_DATA, GANPIN_DATABASE_URL, GANPIN_LOG_LEVEL.
 `
@@ -27,7 +31,7 @@ Environment: GANPIN_ADDR, GANPIN_DATA, GANPIN_DATABASE_URL, GANPIN_LOG_LEVEL.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "ganpin:", err)
 		}
@@ -35,7 +39,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return flag.ErrHelp
@@ -45,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return admin(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

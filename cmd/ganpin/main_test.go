@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ganpin/ganpin/internal/testdb"
+	"github.com/ganpin/ganpin/trace"
 )
 
 // The test binary doubles as the ganpin binary, so tests can kill it.
@@ -176,17 +177,44 @@ func killTest(t *testing.T, args ...string) {
 func TestCommandLine(t *testing.T) {
 	var out, errb bytes.Buffer
 	ctx := context.Background()
-	env := func(k string) string { return map[string]string{"GANPIN_DATA": t.TempDir()}[k] }
-	if err := run(ctx, []string{"migrate"}, env, &out, &errb); err != nil || !strings.Contains(out.String(), "migrated schema from version 0 to 1") {
+	dir := t.TempDir()
+	env := func(k string) string { return map[string]string{"GANPIN_DATA": dir}[k] }
+	if err := run(ctx, []string{"migrate"}, env, nil, &out, &errb); err != nil || !strings.Contains(out.String(), "migrated schema from version 0 to 1") {
 		t.Fatalf("migrate: %v %s %s", err, out.String(), errb.String())
 	}
-	if err := run(ctx, []string{"frobnicate"}, env, &out, &errb); err == nil {
+	if err := run(ctx, []string{"frobnicate"}, env, nil, &out, &errb); err == nil {
 		t.Fatal("unknown command accepted")
 	}
-	if err := run(ctx, []string{"serve", "--addr", "nonsense"}, env, &out, &errb); err == nil || !strings.Contains(err.Error(), "address") {
+	if err := run(ctx, []string{"serve", "--addr", "nonsense"}, env, nil, &out, &errb); err == nil || !strings.Contains(err.Error(), "address") {
 		t.Fatalf("bad address: %v", err)
 	}
-	if err := run(ctx, []string{"serve", "--database-url", "mysql://x"}, env, &out, &errb); err == nil {
+	if err := run(ctx, []string{"serve", "--database-url", "mysql://x"}, env, nil, &out, &errb); err == nil {
 		t.Fatal("mysql url accepted")
+	}
+	// The first admin of a new installation, then a token for it.
+	uscc17 := "91360702MA35GP0X1"
+	check, _ := trace.USCCCheck(uscc17)
+	out.Reset()
+	err := run(ctx, []string{"admin", "--party", "赣品溯源运营有限公司", "--uscc", uscc17 + string(check), "--username", "ops"}, env,
+		strings.NewReader("a long admin password\n"), &out, &errb)
+	if err != nil || !strings.Contains(out.String(), `admin "ops"`) {
+		t.Fatalf("admin: %v %s %s", err, out.String(), errb.String())
+	}
+	if err := run(ctx, []string{"admin", "--party", "x", "--uscc", "bad"}, env, strings.NewReader("a long admin password\n"), &out, &errb); err == nil {
+		t.Fatal("admin with a bad credit code accepted")
+	}
+}
+
+// TestGracefulShutdown stops the server with SIGTERM and expects a clean exit.
+func TestGracefulShutdown(t *testing.T) {
+	p := start(t, "--data", t.TempDir())
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.out)
+	}
+	if !strings.Contains(p.out.String(), "shutting down") {
+		t.Fatalf("no shutdown log:\n%s", p.out)
 	}
 }

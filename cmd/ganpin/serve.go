@@ -25,22 +25,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})))
 
-	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	db, st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	// The embedded database belongs to this process: bring it up to date. A shared
-	// PostgreSQL is migrated deliberately, with `ganpin migrate`.
-	if db.Dialect() == sqldb.SQLite {
-		if _, _, err := sqldb.Migrate(ctx, db); err != nil {
-			return err
-		}
-	}
-	st, err := store.New(ctx, db)
-	if err != nil {
-		return err
-	}
 	defer st.Close()
 	svc := trace.NewService(st, nil)
 
@@ -82,6 +71,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return nil
+}
+
+// openStore opens the configured database and its store. The embedded database
+// belongs to this process and is brought up to date; a shared PostgreSQL is
+// migrated deliberately, with `ganpin migrate`.
+func openStore(ctx context.Context, cfg config.Config) (sqldb.DB, *store.Store, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if db.Dialect() == sqldb.SQLite {
+		if _, _, err := sqldb.Migrate(ctx, db); err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+	}
+	st, err := store.New(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, st, nil
 }
 
 // loadDemo loads the demo into an empty database and prints how to try it.

@@ -21,8 +21,9 @@ type Config struct {
 	LogLevel    slog.Level
 }
 
-// Load parses args (after the subcommand) with getenv for the GANPIN_* variables.
-func Load(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, []string, error) {
+// Load parses args (after the subcommand) with getenv for the GANPIN_* variables;
+// extra registers a subcommand's own flags.
+func Load(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (Config, []string, error) {
 	c := Config{Addr: "127.0.0.1:8080", DataDir: "./var"}
 	env := func(key string, dst *string) {
 		if v := getenv(key); v != "" {
@@ -41,6 +42,9 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://… URL; empty for SQLite under the data directory (GANPIN_DATABASE_URL)")
 	fs.BoolVar(&c.Demo, "demo", false, "load the demo supply chain and print example links")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (GANPIN_LOG_LEVEL)")
+	for _, f := range extra {
+		f(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, nil, err
 	}
