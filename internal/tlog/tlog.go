@@ -1,0 +1,245 @@
+// Package tlog keeps Ganpin's tamper-evident log: an RFC 6962/9162 Merkle tree whose
+// leaves are records' canonical bytes, stored in the system of record with the roots
+// of its perfect subtrees, so that appending, inclusion and consistency proofs cost
+// O(log n) reads. Appends join the transaction that writes the records.
+package tlog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/ganpin/ganpin/internal/sqldb"
+)
+
+// Hasher is the log's hash: RFC 6962 with SHA-256.
+var Hasher = rfc6962.DefaultHasher
+
+var factory = &compact.RangeFactory{Hash: Hasher.HashChildren}
+
+// Leaf is a record to append.
+type Leaf struct {
+	Kind     string // event, certificate, revocation, sampling
+	RecordID int64
+	Data     []byte // the record's canonical bytes
+}
+
+// Tree is the state of the log: its size and root hash.
+type Tree struct {
+	Size uint64
+	Root []byte
+}
+
+// Log appends to and proves from the tree stored in a database.
+type Log struct {
+	dialect sqldb.Dialect
+	mu      sync.Mutex
+	rng     *compact.Range // the tree's perfect subtree roots at rngRoot; a hint
+	rngRoot []byte
+}
+
+// New returns a log for a database of the given dialect.
+func New(d sqldb.Dialect) *Log { return &Log{dialect: d} }
+
+// Append plans the append of leaves in the transaction of c: it locks and reads the
+// tree's state and returns the statements that write the leaves, the new subtree
+// roots and the new state, to run in the same transaction, and the index of the
+// first leaf. Concurrent appends wait for the lock.
+func (l *Log) Append(ctx context.Context, c sqldb.Conn, leaves []Leaf) ([]sqldb.Stmt, uint64, error) {
+	lock := ""
+	if l.dialect == sqldb.Postgres {
+		lock = " FOR UPDATE"
+	}
+	var t Tree
+	var size int64
+	if err := c.QueryRow(ctx, `SELECT size, root FROM log_state WHERE id = 1`+lock).Scan(&size, &t.Root); err != nil {
+		return nil, 0, fmt.Errorf("tlog: state: %w", err)
+	}
+	t.Size = uint64(size)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rng == nil || l.rng.End() != t.Size || !bytes.Equal(l.rngRoot, t.Root) {
+		// The hint is stale (another process appended, or a transaction rolled back).
+		r, err := l.rangeAt(ctx, c, t.Size)
+		if err != nil {
+			return nil, 0, err
+		}
+		l.rng = r
+	}
+	r := l.rng
+	var stmts []sqldb.Stmt
+	var nodes [][]any
+	visit := func(id compact.NodeID, hash []byte) {
+		if id.Level > 0 {
+			nodes = append(nodes, []any{int64(id.Level), int64(id.Index), hash})
+		}
+	}
+	leafRows := make([][]any, 0, len(leaves))
+	for i, lf := range leaves {
+		h := Hasher.HashLeaf(lf.Data)
+		leafRows = append(leafRows, []any{int64(t.Size) + int64(i), lf.Kind, lf.RecordID, h})
+		if err := r.Append(h, visit); err != nil {
+			return nil, 0, err
+		}
+	}
+	root, err := r.GetRootHash(nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	stmts = append(stmts, inserts("log_leaves", "idx, kind, record_id, hash", leafRows)...)
+	stmts = append(stmts, inserts("log_nodes", "level, idx, hash", nodes)...)
+	stmts = append(stmts, sqldb.Stmt{SQL: `UPDATE log_state SET size = $1, root = $2 WHERE id = 1`, Args: []any{int64(r.End()), root}})
+	l.rngRoot = root
+	return stmts, t.Size, nil
+}
+
+// inserts returns multi-row INSERTs of at most 500 rows each.
+func inserts(table, cols string, rows [][]any) []sqldb.Stmt {
+	var out []sqldb.Stmt
+	for len(rows) > 0 {
+		n := min(len(rows), 500)
+		var b strings.Builder
+		var args []any
+		b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+		for i, r := range rows[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for j := range r {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("$" + strconv.Itoa(len(args)+j+1))
+			}
+			b.WriteByte(')')
+			args = append(args, r...)
+		}
+		out = append(out, sqldb.Stmt{SQL: b.String(), Args: args})
+		rows = rows[n:]
+	}
+	return out
+}
+
+// Current returns the tree's size and root.
+func Current(ctx context.Context, c sqldb.Conn) (Tree, error) {
+	var t Tree
+	var size int64
+	err := c.QueryRow(ctx, `SELECT size, root FROM log_state WHERE id = 1`).Scan(&size, &t.Root)
+	t.Size = uint64(size)
+	return t, err
+}
+
+// rangeAt rebuilds the compact range of the first size leaves from stored nodes.
+func (l *Log) rangeAt(ctx context.Context, c sqldb.Conn, size uint64) (*compact.Range, error) {
+	ids := compact.RangeNodes(0, size, nil)
+	hashes, err := fetch(ctx, c, ids)
+	if err != nil {
+		return nil, err
+	}
+	return factory.NewRange(0, size, hashes)
+}
+
+// RootAt returns the root hash of the tree when it had size leaves.
+func RootAt(ctx context.Context, c sqldb.Conn, size uint64) ([]byte, error) {
+	if size == 0 {
+		return Hasher.EmptyRoot(), nil
+	}
+	r, err := (&Log{}).rangeAt(ctx, c, size)
+	if err != nil {
+		return nil, err
+	}
+	return r.GetRootHash(nil)
+}
+
+// InclusionProof returns the proof that leaf index is in the tree of size leaves.
+func InclusionProof(ctx context.Context, c sqldb.Conn, index, size uint64) ([][]byte, error) {
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, err
+	}
+	return rehash(ctx, c, nodes)
+}
+
+// ConsistencyProof returns the proof that the tree of size1 leaves is a prefix of the
+// tree of size2 leaves.
+func ConsistencyProof(ctx context.Context, c sqldb.Conn, size1, size2 uint64) ([][]byte, error) {
+	nodes, err := proof.Consistency(size1, size2)
+	if err != nil {
+		return nil, err
+	}
+	return rehash(ctx, c, nodes)
+}
+
+func rehash(ctx context.Context, c sqldb.Conn, nodes proof.Nodes) ([][]byte, error) {
+	hashes, err := fetch(ctx, c, nodes.IDs)
+	if err != nil {
+		return nil, err
+	}
+	return nodes.Rehash(hashes, Hasher.HashChildren)
+}
+
+// ErrMissingNode reports a node the tree should hold but does not: the log's tables
+// were damaged.
+var ErrMissingNode = errors.New("tlog: missing tree node")
+
+// fetch reads the hashes of tree nodes: leaves from log_leaves, subtree roots from log_nodes.
+func fetch(ctx context.Context, c sqldb.Conn, ids []compact.NodeID) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var leaves, inner []string
+	var args []any
+	for _, id := range ids {
+		args = append(args, int64(id.Index))
+		if id.Level == 0 {
+			leaves = append(leaves, "$"+strconv.Itoa(len(args)))
+		} else {
+			args = append(args, int64(id.Level))
+			inner = append(inner, "($"+strconv.Itoa(len(args))+", $"+strconv.Itoa(len(args)-1)+")")
+		}
+	}
+	var q []string
+	if len(leaves) > 0 {
+		q = append(q, `SELECT 0, idx, hash FROM log_leaves WHERE idx IN (`+strings.Join(leaves, ", ")+`)`)
+	}
+	for _, pair := range inner {
+		// Row-value IN lists differ between engines; one equality per node is portable.
+		lv, ix, _ := strings.Cut(strings.Trim(pair, "()"), ", ")
+		q = append(q, `SELECT level, idx, hash FROM log_nodes WHERE level = `+lv+` AND idx = `+ix)
+	}
+	rs, err := c.Query(ctx, strings.Join(q, " UNION ALL "), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	got := map[compact.NodeID][]byte{}
+	for rs.Next() {
+		var level, idx int64
+		var h []byte
+		if err := rs.Scan(&level, &idx, &h); err != nil {
+			return nil, err
+		}
+		got[compact.NewNodeID(uint(level), uint64(idx))] = h
+	}
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, ok := got[id]
+		if !ok {
+			return nil, fmt.Errorf("%w (level %d, index %d)", ErrMissingNode, id.Level, id.Index)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
