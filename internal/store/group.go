@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/ganpin/ganpin/internal/sqldb"
+	"github.com/ganpin/ganpin/internal/tlog"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -66,6 +67,7 @@ func (s *Store) runGroup(group []*writeReq) {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		err = s.db.Tx(ctx, func(c sqldb.Conn) error {
+			var leaves []tlog.Leaf
 			for _, r := range group {
 				t := s.newTx(c)
 				r.err = r.fn(t)
@@ -80,8 +82,19 @@ func (s *Store) runGroup(group []*writeReq) {
 						return err
 					}
 				}
+				if r.err == nil {
+					leaves = append(leaves, t.leaves...)
+				}
 			}
-			return nil
+			if len(leaves) == 0 {
+				return nil
+			}
+			// The log is appended last, so that its lock is held only while the group commits.
+			var w sqldb.Writes
+			if _, err := s.log.Append(ctx, c, &w, leaves); err != nil {
+				return err
+			}
+			return w.Run(ctx, c)
 		})
 		if !errors.Is(err, sqldb.ErrRetry) {
 			break

@@ -14,6 +14,7 @@ import (
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store/postgres"
 	"github.com/ganpin/ganpin/internal/store/sqlite"
+	"github.com/ganpin/ganpin/internal/tlog"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -24,6 +25,7 @@ type Store struct {
 	sites    sync.Map // id → *trace.Site
 	products sync.Map // id → *trace.Product
 	ids      idPool
+	log      *tlog.Log
 	queue    chan *writeReq
 	closed   chan struct{}
 	running  sync.WaitGroup
@@ -56,7 +58,7 @@ func New(ctx context.Context, db sqldb.DB) (*Store, error) {
 	if err := sqldb.Check(ctx, db); err != nil {
 		return nil, err
 	}
-	s := &Store{queries: queries{db, db.Dialect()}, db: db, queue: make(chan *writeReq, maxGroup), closed: make(chan struct{})}
+	s := &Store{queries: queries{db, db.Dialect()}, db: db, queue: make(chan *writeReq, maxGroup), closed: make(chan struct{}), log: tlog.New(db.Dialect())}
 	// SQLite has one writer; PostgreSQL overlaps a few groups' round trips.
 	n := 1
 	if db.Dialect() == sqldb.Postgres {

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ganpin/ganpin/internal/sqldb"
+	"github.com/ganpin/ganpin/internal/tlog"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -32,6 +32,7 @@ type tx struct {
 	replays []sqldb.Stmt              // idempotency records
 	made    map[string]map[int64]bool // sites and products created here: not cached
 	direct  bool                      // savepoint "write" guards this function's writes
+	leaves  []tlog.Leaf               // records flushed, to append to the log at commit
 }
 
 func (s *Store) newTx(c sqldb.Conn) *tx {
@@ -53,27 +54,19 @@ var bufferedTables = []struct {
 	{"corrections", []string{"corrected_id", "correction_id"}},
 }
 
-// copyThreshold is the row count from which a table is written with COPY.
-const copyThreshold = 64
-
 // Flush writes the buffered rows inside a savepoint, so that a failure (a lot code
 // registered concurrently, say) leaves the transaction usable and nothing written.
 func (t *tx) Flush(ctx context.Context) error {
 	if len(t.newRows) == 0 && len(t.changed) == 0 && len(t.replays) == 0 {
 		return nil
 	}
-	var stmts []sqldb.Stmt
+	var w sqldb.Writes
 	if !t.direct {
 		// Rows flushed now must go if the function fails later.
-		stmts = append(stmts, sqldb.Stmt{SQL: "SAVEPOINT write"})
+		w.Add(sqldb.Stmt{SQL: "SAVEPOINT write"})
 		t.direct = true
 	}
-	stmts = append(stmts, sqldb.Stmt{SQL: "SAVEPOINT flush"})
-	send := func() error {
-		err := t.c.Batch(ctx, stmts)
-		stmts = stmts[:0]
-		return err
-	}
+	w.Add(sqldb.Stmt{SQL: "SAVEPOINT flush"})
 	err := func() error {
 		for _, tb := range bufferedTables {
 			rows := t.newRows[tb.name]
@@ -84,35 +77,29 @@ func (t *tx) Flush(ctx context.Context) error {
 					r[2], r[6], r[11] = l.HolderID, l.Remaining, nullable(l.InTransit)
 				}
 			}
-			if len(rows) >= copyThreshold {
-				if err := send(); err != nil {
-					return err
-				}
-				if err := t.c.CopyFrom(ctx, tb.name, tb.cols, rows); err != nil {
-					return err
-				}
-				continue
-			}
-			for len(rows) > 0 {
-				n := min(len(rows), 500)
-				stmts = append(stmts, multiInsert(tb.name, tb.cols, rows[:n]))
-				rows = rows[n:]
+			if err := w.Insert(ctx, t.c, tb.name, tb.cols, rows); err != nil {
+				return err
 			}
 		}
 		for id := range t.changed {
 			l := t.lots[id]
-			stmts = append(stmts, sqldb.Stmt{SQL: `UPDATE lots SET remaining = $2, holder_id = $3, in_transit = $4 WHERE id = $1`,
+			w.Add(sqldb.Stmt{SQL: `UPDATE lots SET remaining = $2, holder_id = $3, in_transit = $4 WHERE id = $1`,
 				Args: []any{l.ID, l.Remaining, l.HolderID, nullable(l.InTransit)}})
 		}
-		stmts = append(stmts, t.replays...)
-		stmts = append(stmts, sqldb.Stmt{SQL: "RELEASE SAVEPOINT flush"})
-		return send()
+		w.Add(t.replays...)
+		w.Add(sqldb.Stmt{SQL: "RELEASE SAVEPOINT flush"})
+		return w.Run(ctx, t.c)
 	}()
 	if err != nil {
 		if _, rerr := t.c.Exec(ctx, "ROLLBACK TO SAVEPOINT flush"); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		return t.conflict(err)
+	}
+	// Every event becomes a leaf of the tamper-evident log when its group commits
+	// (see group.go): in the same transaction, or not at all.
+	for _, r := range t.newRows["events"] {
+		t.leaves = append(t.leaves, tlog.Leaf{Kind: "event", RecordID: r[0].(int64), Data: r[6].([]byte)})
 	}
 	t.newRows, t.replays = map[string][][]any{}, nil
 	clear(t.changed)
@@ -139,22 +126,6 @@ func (t *tx) conflict(err error) error {
 
 func alreadyCorrected() error {
 	return trace.Conflict("corrects", "already_corrected", "该事件已被更正，请更正最新的更正事件", "this event was already corrected; correct the latest correction instead")
-}
-
-func multiInsert(table string, cols []string, rows [][]any) sqldb.Stmt {
-	var b strings.Builder
-	args := make([]any, 0, len(rows)*len(cols))
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
-	for i, r := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteByte('(')
-		b.WriteString(inList(len(args)+1, len(r)))
-		b.WriteByte(')')
-		args = append(args, r...)
-	}
-	return sqldb.Stmt{SQL: b.String(), Args: args}
 }
 
 func (t *tx) InsertEvent(ctx context.Context, e *trace.Event, newLots []*trace.Lot) error {

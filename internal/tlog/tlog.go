@@ -49,11 +49,11 @@ type Log struct {
 // New returns a log for a database of the given dialect.
 func New(d sqldb.Dialect) *Log { return &Log{dialect: d} }
 
-// Append plans the append of leaves in the transaction of c: it locks and reads the
-// tree's state and returns the statements that write the leaves, the new subtree
-// roots and the new state, to run in the same transaction, and the index of the
-// first leaf. Concurrent appends wait for the lock.
-func (l *Log) Append(ctx context.Context, c sqldb.Conn, leaves []Leaf) ([]sqldb.Stmt, uint64, error) {
+// Append appends leaves in the transaction of c and returns the index of the first:
+// it locks and reads the tree's state, and writes the leaves, the new subtree roots
+// and the new state through w (the caller runs w before committing). Concurrent
+// appends wait for the lock.
+func (l *Log) Append(ctx context.Context, c sqldb.Conn, w *sqldb.Writes, leaves []Leaf) (uint64, error) {
 	lock := ""
 	if l.dialect == sqldb.Postgres {
 		lock = " FOR UPDATE"
@@ -61,7 +61,7 @@ func (l *Log) Append(ctx context.Context, c sqldb.Conn, leaves []Leaf) ([]sqldb.
 	var t Tree
 	var size int64
 	if err := c.QueryRow(ctx, `SELECT size, root FROM log_state WHERE id = 1`+lock).Scan(&size, &t.Root); err != nil {
-		return nil, 0, fmt.Errorf("tlog: state: %w", err)
+		return 0, fmt.Errorf("tlog: state: %w", err)
 	}
 	t.Size = uint64(size)
 	l.mu.Lock()
@@ -70,12 +70,11 @@ func (l *Log) Append(ctx context.Context, c sqldb.Conn, leaves []Leaf) ([]sqldb.
 		// The hint is stale (another process appended, or a transaction rolled back).
 		r, err := l.rangeAt(ctx, c, t.Size)
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		l.rng = r
 	}
 	r := l.rng
-	var stmts []sqldb.Stmt
 	var nodes [][]any
 	visit := func(id compact.NodeID, hash []byte) {
 		if id.Level > 0 {
@@ -87,46 +86,22 @@ func (l *Log) Append(ctx context.Context, c sqldb.Conn, leaves []Leaf) ([]sqldb.
 		h := Hasher.HashLeaf(lf.Data)
 		leafRows = append(leafRows, []any{int64(t.Size) + int64(i), lf.Kind, lf.RecordID, h})
 		if err := r.Append(h, visit); err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 	}
 	root, err := r.GetRootHash(nil)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	stmts = append(stmts, inserts("log_leaves", "idx, kind, record_id, hash", leafRows)...)
-	stmts = append(stmts, inserts("log_nodes", "level, idx, hash", nodes)...)
-	stmts = append(stmts, sqldb.Stmt{SQL: `UPDATE log_state SET size = $1, root = $2 WHERE id = 1`, Args: []any{int64(r.End()), root}})
+	if err := w.Insert(ctx, c, "log_leaves", []string{"idx", "kind", "record_id", "hash"}, leafRows); err != nil {
+		return 0, err
+	}
+	if err := w.Insert(ctx, c, "log_nodes", []string{"level", "idx", "hash"}, nodes); err != nil {
+		return 0, err
+	}
+	w.Add(sqldb.Stmt{SQL: `UPDATE log_state SET size = $1, root = $2 WHERE id = 1`, Args: []any{int64(r.End()), root}})
 	l.rngRoot = root
-	return stmts, t.Size, nil
-}
-
-// inserts returns multi-row INSERTs of at most 500 rows each.
-func inserts(table, cols string, rows [][]any) []sqldb.Stmt {
-	var out []sqldb.Stmt
-	for len(rows) > 0 {
-		n := min(len(rows), 500)
-		var b strings.Builder
-		var args []any
-		b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
-		for i, r := range rows[:n] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j := range r {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("$" + strconv.Itoa(len(args)+j+1))
-			}
-			b.WriteByte(')')
-			args = append(args, r...)
-		}
-		out = append(out, sqldb.Stmt{SQL: b.String(), Args: args})
-		rows = rows[n:]
-	}
-	return out
+	return t.Size, nil
 }
 
 // Current returns the tree's size and root.

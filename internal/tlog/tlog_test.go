@@ -20,14 +20,15 @@ func appendN(t testing.TB, db sqldb.DB, l *tlog.Log, from, n int) {
 		leaves = append(leaves, tlog.Leaf{Kind: "event", RecordID: int64(i), Data: []byte(fmt.Sprintf(`{"id":%d}`, i))})
 	}
 	err := db.Tx(ctx, func(c sqldb.Conn) error {
-		stmts, first, err := l.Append(ctx, c, leaves)
+		var w sqldb.Writes
+		first, err := l.Append(ctx, c, &w, leaves)
 		if err != nil {
 			return err
 		}
 		if first != uint64(from) {
 			return fmt.Errorf("first index %d, want %d", first, from)
 		}
-		return c.Batch(ctx, stmts)
+		return w.Run(ctx, c)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +82,11 @@ func TestLog(t *testing.T) {
 		}
 		// A rolled-back append leaves the tree as it was, and the next append is right.
 		_ = db.Tx(ctx, func(c sqldb.Conn) error {
-			stmts, _, err := l.Append(ctx, c, []tlog.Leaf{{Kind: "event", RecordID: -1, Data: []byte("gone")}})
-			if err != nil {
+			var w sqldb.Writes
+			if _, err := l.Append(ctx, c, &w, []tlog.Leaf{{Kind: "event", RecordID: -1, Data: []byte("gone")}}); err != nil {
 				return err
 			}
-			if err := c.Batch(ctx, stmts); err != nil {
+			if err := w.Run(ctx, c); err != nil {
 				return err
 			}
 			return fmt.Errorf("roll back")
