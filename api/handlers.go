@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -272,4 +274,24 @@ func (s *Server) captureBatch(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
 	return get(w, r, viewEvent, s.svc.Event)
+}
+
+// eventReceipt answers the receipt that proves an event is in the anchored log.
+func (s *Server) eventReceipt(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	e, err := s.svc.Event(r.Context(), actorFrom(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	rc, err := s.receipt(r.Context(), "event", e.ID, e.Canonical)
+	if errors.Is(err, anchor.ErrPending) {
+		return trace.Conflict("", "pending_anchor", "已记录，待上链：该记录尚未被已上链的检查点覆盖，请稍后再试", "recorded, waiting to be anchored on the ledger; try again shortly")
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, rc)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -23,6 +24,10 @@ type Config struct {
 	Ready func(context.Context) error
 	// Registry receives the API's metrics; a new one when nil.
 	Registry *prometheus.Registry
+	// Receipt builds the receipt of a record (anchor.BuildReceipt).
+	Receipt func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error)
+	// LogKey is the log's public verifier key, served at /.well-known/ganpin/log-key.
+	LogKey string
 }
 
 // Server serves the API.
@@ -30,6 +35,7 @@ type Server struct {
 	svc     *trace.Service
 	ready   func(context.Context) error
 	metrics *metrics
+	receipt func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error)
 }
 
 // New returns the API handler.
@@ -39,7 +45,7 @@ func New(cfg Config) http.Handler {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg)}
+	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg), receipt: cfg.Receipt}
 
 	r := chi.NewRouter()
 	// Middleware, outermost first:
@@ -57,6 +63,10 @@ func New(cfg Config) http.Handler {
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	r.Get("/readyz", handle(s.readyz))
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	r.Get("/.well-known/ganpin/log-key", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte(cfg.LogKey + "\n"))
+	})
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/tokens", handle(s.login))
@@ -81,6 +91,7 @@ func New(cfg Config) http.Handler {
 			r.Post("/events", handle(s.captureOne))
 			r.Post("/events/batch", handle(s.captureBatch))
 			r.Get("/events/{id}", handle(s.getEvent))
+			r.Get("/events/{id}/receipt", handle(s.eventReceipt))
 		})
 	})
 	return r

@@ -3,6 +3,8 @@
 //	ganpin serve   [--addr 127.0.0.1:8080] [--data ./var] [--database-url URL] [--demo]
 //	ganpin migrate [--data ./var] [--database-url URL]
 //	ganpin admin   --party NAME --uscc CODE [--username admin] [--data ./var] [--database-url URL]
+//	ganpin verify  [--key KEY] RECEIPT.json
+//	ganpin audit   [--data ./var] [--database-url URL]
 package main
 
 import (
@@ -24,6 +26,11 @@ Usage:
   ganpin admin   --party NAME --uscc CODE [--county 360702] [--username admin] [--data ./var] [--database-url URL]
                  creates the operating party and its first admin (password from
                  GANPIN_ADMIN_PASSWORD or standard input)
+  ganpin verify  [--key KEY] RECEIPT.json
+                 checks a record's receipt offline, step by step
+  ganpin audit   [--data ./var] [--database-url URL]
+                 recomputes the log from the database, checks it against the
+                 ledger and names every altered row (exit status 1 if any)
 
 Environment: GANPIN_ADDR, GANPIN_DATA, GANPIN_DATABASE_URL, GANPIN_LOG_LEVEL.
 `
@@ -51,6 +58,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, args[1:], getenv, stdout, stderr)
 	case "admin":
 		return admin(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "verify":
+		return verify(args[1:], stdout, stderr)
+	case "audit":
+		return audit(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -8,11 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/ganpin/ganpin/api"
+	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/internal/config"
 	"github.com/ganpin/ganpin/internal/demo"
+	"github.com/ganpin/ganpin/internal/ledger/embedded"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store"
 	"github.com/ganpin/ganpin/trace"
@@ -44,8 +50,34 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 	}
+	key, err := anchor.LoadKey(cfg.DataDir, cfg.LogOrigin)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ledger, err := embedded.Open(filepath.Join(cfg.DataDir, "ledger.jsonl"), key.Signer, key.Verifier)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	anchorer := anchor.New(db, key, ledger, cfg.AnchorEvery, reg)
+	anchorCtx, stopAnchoring := context.WithCancel(context.Background())
+	anchored := make(chan struct{})
+	go func() { defer close(anchored); anchorer.Run(anchorCtx) }()
+	defer func() { stopAnchoring(); <-anchored }()
+
 	srv := &http.Server{
-		Handler:           api.New(api.Config{Service: svc, Ready: func(ctx context.Context) error { _, err := sqldb.Version(ctx, db); return err }}),
+		Handler: api.New(api.Config{
+			Service:  svc,
+			Ready:    func(ctx context.Context) error { _, err := sqldb.Version(ctx, db); return err },
+			Registry: reg,
+			Receipt: func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
+				return anchor.BuildReceipt(ctx, db, key, kind, id, record)
+			},
+			LogKey: key.Verifier,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 )
 
 // Config is the configuration of the ganpin commands.
@@ -19,12 +20,14 @@ type Config struct {
 	DatabaseURL string // postgres://… for PostgreSQL; empty for SQLite under DataDir
 	Demo        bool   // load the demo supply chain and print example links
 	LogLevel    slog.Level
+	LogOrigin   string        // the tamper-evident log's name, in its checkpoints
+	AnchorEvery time.Duration // how often a checkpoint is anchored on the ledger
 }
 
 // Load parses args (after the subcommand) with getenv for the GANPIN_* variables;
 // extra registers a subcommand's own flags.
 func Load(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (Config, []string, error) {
-	c := Config{Addr: "127.0.0.1:8080", DataDir: "./var"}
+	c := Config{Addr: "127.0.0.1:8080", DataDir: "./var", LogOrigin: "ganpin.local/log", AnchorEvery: 5 * time.Second}
 	env := func(key string, dst *string) {
 		if v := getenv(key); v != "" {
 			*dst = v
@@ -42,6 +45,8 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://… URL; empty for SQLite under the data directory (GANPIN_DATABASE_URL)")
 	fs.BoolVar(&c.Demo, "demo", false, "load the demo supply chain and print example links")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (GANPIN_LOG_LEVEL)")
+	fs.StringVar(&c.LogOrigin, "log-origin", c.LogOrigin, "the tamper-evident log's name; fixed once the node key exists")
+	fs.DurationVar(&c.AnchorEvery, "anchor-every", c.AnchorEvery, "how often to anchor a checkpoint on the ledger")
 	for _, f := range extra {
 		f(fs)
 	}
@@ -63,6 +68,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("the data directory is required")
+	}
+	if c.AnchorEvery < 100*time.Millisecond {
+		return fmt.Errorf("anchor interval %s: at least 100ms", c.AnchorEvery)
 	}
 	if u := c.DatabaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
 		return fmt.Errorf("database url %q: use postgres://… or leave it empty for SQLite", u)

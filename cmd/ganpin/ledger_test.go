@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// fetchReceipt polls for the receipt of event id until its checkpoint is anchored.
+func fetchReceipt(t *testing.T, p *proc, id string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("GET", p.base+"/api/v1/events/"+id+"/receipt", nil)
+		req.Header.Set("Authorization", "Bearer "+p.token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		switch res.StatusCode {
+		case 200:
+			return b
+		case 409: // 待上链
+			time.Sleep(100 * time.Millisecond)
+		default:
+			t.Fatalf("receipt: %d %s", res.StatusCode, b)
+		}
+	}
+	t.Fatal("the event was not anchored within 30 s")
+	return nil
+}
+
+func runCmd(t *testing.T, args ...string) (string, error) {
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, func(string) string { return "" }, nil, &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+// TestReceiptVerifyAuditTamper: a demo event's receipt verifies offline; ganpin audit
+// passes; after one event row is edited behind the system's back, audit names it
+// and the event's receipt no longer verifies.
+func TestReceiptVerifyAuditTamper(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, "--data", dir, "--anchor-every", "200ms")
+	receipt := fetchReceipt(t, p, "7")
+	path := filepath.Join(dir, "receipt.json")
+	os.WriteFile(path, receipt, 0o600)
+
+	key := getText(t, p.base+"/.well-known/ganpin/log-key")
+	if out, err := runCmd(t, "verify", "--key", key, path); err != nil || !strings.Contains(out, "receipt verified") {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	// Another log's key does not verify it.
+	other := strings.Replace(key, "ganpin.local/log", "evil.example/log", 1)
+	if out, err := runCmd(t, "verify", "--key", other, path); err == nil || !strings.Contains(out, "✗ checkpoint signed") {
+		t.Fatalf("verify with another key: %v\n%s", err, out)
+	}
+	// A receipt whose record was edited fails at the inclusion step.
+	forged := bytes.Replace(receipt, []byte(`"record":"ey`), []byte(`"record":"ez`), 1)
+	os.WriteFile(path+".forged", forged, 0o600)
+	if out, err := runCmd(t, "verify", "--key", key, path+".forged"); err == nil || !strings.Contains(out, "✗ event 7 is leaf") {
+		t.Fatalf("verify a forged receipt: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, "verify", filepath.Join(dir, "missing.json")); err == nil {
+		t.Fatalf("verify a missing file: %s", out)
+	}
+	os.WriteFile(path+".junk", []byte("{not json"), 0o600)
+	if out, err := runCmd(t, "verify", path+".junk"); err == nil || !strings.Contains(out, "✗ parse the receipt") {
+		t.Fatalf("verify junk: %v\n%s", err, out)
+	}
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	if out, err := runCmd(t, "audit", "--data", dir); err != nil || !strings.Contains(out, "audit passed") {
+		t.Fatalf("audit of an untouched database: %v\n%s", err, out)
+	}
+
+	// Edit event 7 directly in the database.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "ganpin.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`UPDATE events SET body = CAST(replace(CAST(body AS TEXT), '"dose":"', '"dose":"1') AS BLOB) WHERE id = 7`)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("tamper: %v (%d rows)", err, n)
+	}
+	db.Close()
+	out, err := runCmd(t, "audit", "--data", dir)
+	if err == nil || !strings.Contains(out, "event 7: its row was altered") {
+		t.Fatalf("audit after tampering: %v\n%s", err, out)
+	}
+	q := start(t, "--data", dir)
+	os.WriteFile(path, fetchReceipt(t, q, "7"), 0o600)
+	if out, err := runCmd(t, "verify", "--key", key, path); err == nil || !strings.Contains(out, "✗ event 7 is leaf") {
+		t.Fatalf("verify the altered event's receipt: %v\n%s", err, out)
+	}
+}
+
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return strings.TrimSpace(string(b))
+}

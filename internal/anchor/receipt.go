@@ -1,0 +1,104 @@
+package anchor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/proof"
+
+	"github.com/ganpin/ganpin/chaincode"
+	"github.com/ganpin/ganpin/internal/sqldb"
+	"github.com/ganpin/ganpin/internal/tlog"
+)
+
+// Receipt proves that a record is in the log and that the log was anchored on the
+// ledger: everything needed to verify it offline.
+type Receipt struct {
+	Format     string   `json:"format"` // ganpin-receipt/1
+	Kind       string   `json:"kind"`   // the record's kind, e.g. event
+	ID         int64    `json:"id"`
+	Record     []byte   `json:"record"` // the record's canonical bytes (base64 in JSON)
+	LeafIndex  uint64   `json:"leaf_index"`
+	TreeSize   uint64   `json:"tree_size"`
+	Inclusion  [][]byte `json:"inclusion_proof"`
+	Checkpoint string   `json:"checkpoint"` // the signed checkpoint note
+	LogKey     string   `json:"log_key"`    // the log's verifier key
+	Ledger     struct {
+		TxID  string `json:"tx_id"`
+		Block uint64 `json:"block"`
+	} `json:"ledger"`
+}
+
+// ErrPending reports a record not yet covered by an anchored checkpoint (已记录，待上链).
+var ErrPending = errors.New("recorded, waiting to be anchored on the ledger")
+
+// BuildReceipt returns the receipt of a record against the latest anchored checkpoint.
+func BuildReceipt(ctx context.Context, db sqldb.Conn, key *Key, kind string, id int64, record []byte) (*Receipt, error) {
+	r := &Receipt{Format: "ganpin-receipt/1", Kind: kind, ID: id, Record: record, LogKey: key.Verifier}
+	var idx int64
+	if err := db.QueryRow(ctx, `SELECT idx FROM log_leaves WHERE kind = $1 AND record_id = $2`, kind, id).Scan(&idx); err != nil {
+		if errors.Is(err, sqldb.ErrNoRows) {
+			return nil, ErrPending
+		}
+		return nil, err
+	}
+	var size, block int64
+	var note []byte
+	err := db.QueryRow(ctx, `SELECT size, note, ledger_tx, COALESCE(ledger_block, 0) FROM checkpoints
+		WHERE ledger_tx IS NOT NULL ORDER BY size DESC LIMIT 1`).Scan(&size, &note, &r.Ledger.TxID, &block)
+	if errors.Is(err, sqldb.ErrNoRows) || (err == nil && size <= idx) {
+		return nil, ErrPending
+	} else if err != nil {
+		return nil, err
+	}
+	r.LeafIndex, r.TreeSize, r.Checkpoint, r.Ledger.Block = uint64(idx), uint64(size), string(note), uint64(block)
+	if r.Inclusion, err = tlog.InclusionProof(ctx, db, r.LeafIndex, r.TreeSize); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Step is one check of a verification.
+type Step struct {
+	Name string
+	Err  error
+}
+
+// Verify checks a receipt step by step with the log's verifier key (the receipt's own
+// when vkey is empty) and returns every step; the receipt is valid when none failed.
+func Verify(raw []byte, vkey string) (*Receipt, []Step) {
+	var r Receipt
+	steps := []Step{{Name: "parse the receipt"}}
+	if err := json.Unmarshal(raw, &r); err != nil || r.Format != "ganpin-receipt/1" {
+		if err == nil {
+			err = fmt.Errorf("unknown format %q", r.Format)
+		}
+		steps[0].Err = err
+		return nil, steps
+	}
+	if vkey == "" {
+		vkey = r.LogKey
+	}
+	cp, err := chaincode.OpenCheckpoint([]byte(r.Checkpoint), vkey)
+	steps = append(steps, Step{Name: "checkpoint signed by the log key " + vkey, Err: err})
+	if err != nil {
+		return &r, steps
+	}
+	if cp.Size != r.TreeSize {
+		err = fmt.Errorf("the checkpoint covers %d leaves, the proof %d", cp.Size, r.TreeSize)
+	}
+	steps = append(steps, Step{Name: fmt.Sprintf("checkpoint of %s at size %d", cp.Origin, cp.Size), Err: err})
+	if err != nil {
+		return &r, steps
+	}
+	leaf := tlog.Hasher.HashLeaf(r.Record)
+	err = proof.VerifyInclusion(tlog.Hasher, r.LeafIndex, r.TreeSize, leaf, r.Inclusion, cp.Root)
+	steps = append(steps, Step{Name: fmt.Sprintf("%s %d is leaf %d of the checkpointed tree", r.Kind, r.ID, r.LeafIndex), Err: err})
+	if r.Ledger.TxID == "" {
+		err = errors.New("no ledger transaction")
+	}
+	steps = append(steps, Step{Name: fmt.Sprintf("anchored in ledger transaction %s, block %d", r.Ledger.TxID, r.Ledger.Block), Err: err})
+	return &r, steps
+}
