@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,4 +117,46 @@ func demoOrchard(t testing.TB, p *proc) (orchard, fruit int64) {
 		}
 	}
 	return orchard, fruit
+}
+
+// BenchmarkCaptureToAnchor measures how long a captured event waits until a
+// checkpoint covering it is anchored on the embedded ledger (the server anchors
+// every second), by polling the event's receipt.
+func BenchmarkCaptureToAnchor(b *testing.B) {
+	p := start(b, "--data", b.TempDir(), "--anchor-every", "1s")
+	orchard, fruit := demoOrchard(b, p)
+	var lat []time.Duration
+	at := time.Now().Add(-time.Hour).Format(time.RFC3339)
+	for i := 0; b.Loop(); i++ {
+		body := fmt.Sprintf(`{"type":"harvest","time":%q,"site":%d,"harvest":{"lot":{"code":"A%d","product":%d,"quantity":100,"unit":"kg"}}}`, at, orchard, i, fruit)
+		req, _ := http.NewRequest("POST", p.base+"/api/v1/events", bytes.NewBufferString(body))
+		req.Header.Set("Authorization", "Bearer "+p.token)
+		res, err := benchClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ev struct{ ID int64 }
+		json.NewDecoder(res.Body).Decode(&ev)
+		res.Body.Close()
+		t0 := time.Now()
+		for {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v1/events/%d/receipt", p.base, ev.ID), nil)
+			req.Header.Set("Authorization", "Bearer "+p.token)
+			res, err := benchClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(t0))
+		time.Sleep(time.Duration(i%7) * 100 * time.Millisecond) // spread captures over the anchoring cycle
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99-ms")
 }

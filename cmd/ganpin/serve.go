@@ -19,6 +19,7 @@ import (
 	"github.com/ganpin/ganpin/internal/config"
 	"github.com/ganpin/ganpin/internal/demo"
 	"github.com/ganpin/ganpin/internal/ledger/embedded"
+	"github.com/ganpin/ganpin/internal/ledger/fabric"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store"
 	"github.com/ganpin/ganpin/trace"
@@ -55,11 +56,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ln.Close()
 		return err
 	}
-	ledger, err := embedded.Open(filepath.Join(cfg.DataDir, "ledger.jsonl"), key.Signer, key.Verifier)
+	ledger, closeLedger, err := openLedger(ctx, cfg, key)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer closeLedger()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	anchorer := anchor.New(db, key, ledger, cfg.AnchorEvery, reg)
@@ -103,6 +105,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return nil
+}
+
+// openLedger connects to the configured Fabric network, or opens the embedded ledger.
+func openLedger(ctx context.Context, cfg config.Config, key *anchor.Key) (anchor.Ledger, func(), error) {
+	if f := cfg.Fabric; f.Peer != "" {
+		c, err := fabric.Dial(fabric.Config{PeerEndpoint: f.Peer, TLSCACertPath: f.TLSCA, ServerNameOverride: f.ServerName,
+			MSPID: f.MSP, CertPath: f.Cert, KeyPath: f.Key, Channel: f.Channel, Chaincode: f.Chaincode})
+		if err != nil {
+			return nil, nil, err
+		}
+		// The log's key must be known to the contract; registering it again is a no-op,
+		// and an unreachable network only delays anchoring.
+		if _, err := c.RegisterLogKey(ctx, key.Verifier); err != nil {
+			slog.Warn("cannot register the log key on Fabric yet", "err", err)
+		}
+		slog.Info("anchoring on Fabric", "peer", f.Peer, "channel", f.Channel, "chaincode", f.Chaincode)
+		return c, func() { c.Close() }, nil
+	}
+	l, err := embedded.Open(filepath.Join(cfg.DataDir, "ledger.jsonl"), key.Signer, key.Verifier)
+	return l, func() {}, err
 }
 
 // openStore opens the configured database and its store. The embedded database

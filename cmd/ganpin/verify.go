@@ -12,7 +12,6 @@ import (
 	"github.com/ganpin/ganpin/chaincode"
 	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/internal/config"
-	"github.com/ganpin/ganpin/internal/ledger/embedded"
 )
 
 // verify checks a receipt offline and says which step fails.
@@ -67,12 +66,12 @@ func audit(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	var anchored *chaincode.Anchor
-	path := filepath.Join(cfg.DataDir, "ledger.jsonl")
-	if _, err := os.Stat(path); err == nil {
-		l, err := embedded.Open(path, key.Signer, key.Verifier)
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "ledger.jsonl")); err == nil || cfg.Fabric.Peer != "" {
+		l, closeLedger, err := openLedger(ctx, cfg, key)
 		if err != nil {
 			return fmt.Errorf("the ledger itself fails its checks: %w", err)
 		}
+		defer closeLedger()
 		if anchored, err = l.LatestCheckpoint(ctx, key.Signer.Name()); err != nil {
 			fmt.Fprintln(stdout, "nothing anchored on the ledger yet: checking the log against itself only")
 			anchored = nil

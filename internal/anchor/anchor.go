@@ -16,8 +16,8 @@ import (
 // Ledger is where checkpoints are anchored: the embedded ledger or Fabric.
 type Ledger interface {
 	// AnchorCheckpoint submits a signed checkpoint with a consistency proof from the
-	// last anchored one and returns the transaction ID and block number.
-	AnchorCheckpoint(ctx context.Context, signed []byte, proof [][]byte) (txID string, block uint64, err error)
+	// last anchored one.
+	AnchorCheckpoint(ctx context.Context, signed []byte, proof [][]byte) (*chaincode.Anchor, chaincode.Receipt, error)
 	LatestCheckpoint(ctx context.Context, origin string) (*chaincode.Anchor, error)
 }
 
@@ -97,7 +97,7 @@ func (a *Anchorer) Once(ctx context.Context) error {
 			return err
 		}
 	}
-	tx, block, err := a.ledger.AnchorCheckpoint(ctx, signed, proof)
+	_, rc, err := a.ledger.AnchorCheckpoint(ctx, signed, proof)
 	var refusal *chaincode.Error
 	if errors.As(err, &refusal) && refusal.Code == "replayed" {
 		// Anchored before, but the outbox was not updated (a crash in between).
@@ -105,13 +105,13 @@ func (a *Anchorer) Once(ctx context.Context) error {
 		if lerr != nil || latest.Size != cp.Size {
 			return err
 		}
-		tx, block, err = latest.TxID, 0, nil
+		rc, err = chaincode.Receipt{TxID: latest.TxID}, nil
 	}
 	if err != nil {
 		return err
 	}
 	_, err = a.db.Exec(ctx, `UPDATE checkpoints SET ledger_tx = $2, ledger_block = $3, anchored = $4 WHERE size = $1`,
-		int64(cp.Size), tx, int64(block), time.Now().UnixMicro())
+		int64(cp.Size), rc.TxID, int64(rc.Block), time.Now().UnixMicro())
 	if err == nil {
 		a.lag.Set(0)
 		a.lagSec.Set(0)

@@ -22,6 +22,12 @@ type Config struct {
 	LogLevel    slog.Level
 	LogOrigin   string        // the tamper-evident log's name, in its checkpoints
 	AnchorEvery time.Duration // how often a checkpoint is anchored on the ledger
+	Fabric      Fabric        // a Fabric network to anchor on; the embedded ledger when Peer is empty
+}
+
+// Fabric locates a Fabric network's gateway peer and the identity Ganpin submits with.
+type Fabric struct {
+	Peer, TLSCA, ServerName, MSP, Cert, Key, Channel, Chaincode string
 }
 
 // Load parses args (after the subcommand) with getenv for the GANPIN_* variables;
@@ -36,6 +42,11 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	env("GANPIN_ADDR", &c.Addr)
 	env("GANPIN_DATA", &c.DataDir)
 	env("GANPIN_DATABASE_URL", &c.DatabaseURL)
+	c.Fabric = Fabric{Channel: "ganpin", Chaincode: "ganpin"}
+	for key, dst := range map[string]*string{"PEER": &c.Fabric.Peer, "TLS_CA": &c.Fabric.TLSCA, "SERVER_NAME": &c.Fabric.ServerName,
+		"MSP": &c.Fabric.MSP, "CERT": &c.Fabric.Cert, "KEY": &c.Fabric.Key, "CHANNEL": &c.Fabric.Channel, "CHAINCODE": &c.Fabric.Chaincode} {
+		env("GANPIN_FABRIC_"+key, dst)
+	}
 	level := getenv("GANPIN_LOG_LEVEL")
 
 	fs := flag.NewFlagSet("ganpin "+name, flag.ContinueOnError)
@@ -47,6 +58,14 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (GANPIN_LOG_LEVEL)")
 	fs.StringVar(&c.LogOrigin, "log-origin", c.LogOrigin, "the tamper-evident log's name; fixed once the node key exists")
 	fs.DurationVar(&c.AnchorEvery, "anchor-every", c.AnchorEvery, "how often to anchor a checkpoint on the ledger")
+	fs.StringVar(&c.Fabric.Peer, "fabric-peer", c.Fabric.Peer, "host:port of a Fabric gateway peer; the embedded ledger when empty (GANPIN_FABRIC_PEER)")
+	fs.StringVar(&c.Fabric.TLSCA, "fabric-tls-ca", c.Fabric.TLSCA, "PEM file of the peer's TLS CA (GANPIN_FABRIC_TLS_CA)")
+	fs.StringVar(&c.Fabric.ServerName, "fabric-server-name", c.Fabric.ServerName, "the peer's TLS server name, if not its host (GANPIN_FABRIC_SERVER_NAME)")
+	fs.StringVar(&c.Fabric.MSP, "fabric-msp", c.Fabric.MSP, "MSP ID of Ganpin's identity (GANPIN_FABRIC_MSP)")
+	fs.StringVar(&c.Fabric.Cert, "fabric-cert", c.Fabric.Cert, "PEM certificate of Ganpin's identity (GANPIN_FABRIC_CERT)")
+	fs.StringVar(&c.Fabric.Key, "fabric-key", c.Fabric.Key, "PEM private key of Ganpin's identity (GANPIN_FABRIC_KEY)")
+	fs.StringVar(&c.Fabric.Channel, "fabric-channel", c.Fabric.Channel, "channel (GANPIN_FABRIC_CHANNEL)")
+	fs.StringVar(&c.Fabric.Chaincode, "fabric-chaincode", c.Fabric.Chaincode, "chaincode name (GANPIN_FABRIC_CHAINCODE)")
 	for _, f := range extra {
 		f(fs)
 	}
@@ -68,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("the data directory is required")
+	}
+	if f := c.Fabric; f.Peer != "" && (f.TLSCA == "" || f.MSP == "" || f.Cert == "" || f.Key == "" || f.Channel == "" || f.Chaincode == "") {
+		return errors.New("a Fabric peer needs --fabric-tls-ca, --fabric-msp, --fabric-cert, --fabric-key, --fabric-channel and --fabric-chaincode")
 	}
 	if c.AnchorEvery < 100*time.Millisecond {
 		return fmt.Errorf("anchor interval %s: at least 100ms", c.AnchorEvery)

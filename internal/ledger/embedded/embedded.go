@@ -86,10 +86,10 @@ func Open(path string, signer note.Signer, vkey string) (*Ledger, error) {
 
 // init configures the contract and registers the node's log key.
 func (l *Ledger) init() error {
-	if _, err := l.submit(OperatorMSP, "Configure", RegulatorMSP); err != nil {
+	if _, _, err := l.submit(OperatorMSP, "Configure", RegulatorMSP); err != nil {
 		return err
 	}
-	_, err := l.submit(OperatorMSP, "RegisterLogKey", l.vkey)
+	_, _, err := l.submit(OperatorMSP, "RegisterLogKey", l.vkey)
 	return err
 }
 
@@ -197,12 +197,12 @@ func (l *Ledger) execute(b *Block) (any, map[string][]byte, error) {
 }
 
 // submit runs a transaction and, when the contract accepts it, appends its block.
-func (l *Ledger) submit(caller, fn string, args ...any) (any, error) {
+func (l *Ledger) submit(caller, fn string, args ...any) (any, chaincode.Receipt, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	raw, err := json.Marshal(args)
 	if err != nil {
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	b := &Block{Number: l.height, Prev: l.prev, Caller: caller, Function: fn, Args: raw}
 	txh := sha256.Sum256(append([]byte(fmt.Sprintf("%d\n%s\n", b.Number, b.Prev)), raw...))
@@ -210,45 +210,72 @@ func (l *Ledger) submit(caller, fn string, args ...any) (any, error) {
 	// A refused transaction leaves no block and no trace in the state.
 	res, writes, err := l.execute(b)
 	if err != nil {
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	sig, err := note.Sign(&note.Note{Text: hash(b) + "\n"}, l.signer)
 	if err != nil {
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	b.Sig = string(sig)
 	line, err := json.Marshal(b)
 	if err != nil {
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	if _, err := f.Write(append(line, '\n')); err != nil {
 		f.Close()
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	if err := f.Close(); err != nil {
-		return nil, err
+		return nil, chaincode.Receipt{}, err
 	}
 	l.apply(b, writes)
-	return res, nil
+	return res, chaincode.Receipt{TxID: b.TxID, Block: b.Number}, nil
 }
 
 // AnchorCheckpoint anchors a signed checkpoint with a consistency proof from the
 // last anchored one.
-// It returns the transaction ID and block number.
-func (l *Ledger) AnchorCheckpoint(ctx context.Context, signed []byte, proof [][]byte) (string, uint64, error) {
-	res, err := l.submit(OperatorMSP, "AnchorCheckpoint", string(signed), proof)
+func (l *Ledger) AnchorCheckpoint(ctx context.Context, signed []byte, proof [][]byte) (*chaincode.Anchor, chaincode.Receipt, error) {
+	res, rc, err := l.submit(OperatorMSP, "AnchorCheckpoint", string(signed), proof)
 	if err != nil {
-		return "", 0, err
+		return nil, rc, err
 	}
-	return res.(*chaincode.Anchor).TxID, l.Height() - 1, nil
+	return res.(*chaincode.Anchor), rc, nil
+}
+
+// RegisterCertificates registers a batch of certificates.
+func (l *Ledger) RegisterCertificates(ctx context.Context, batch []chaincode.CertRegistration) (chaincode.Receipt, error) {
+	_, rc, err := l.submit(OperatorMSP, "RegisterCertificates", batch)
+	return rc, err
+}
+
+// RevokeCertificate revokes a certificate; the operator stands for the issuing party.
+func (l *Ledger) RevokeCertificate(ctx context.Context, serial, reason string) (*chaincode.CertRegistration, chaincode.Receipt, error) {
+	res, rc, err := l.submit(OperatorMSP, "RevokeCertificate", serial, reason)
+	if err != nil {
+		return nil, rc, err
+	}
+	return res.(*chaincode.CertRegistration), rc, nil
+}
+
+// RecordSampling records a sampling verdict as the regulator.
+func (l *Ledger) RecordSampling(ctx context.Context, s chaincode.Sampling) (chaincode.Receipt, error) {
+	_, rc, err := l.submit(RegulatorMSP, "RecordSampling", s)
+	return rc, err
+}
+
+// GetCertificate returns a certificate's registration.
+func (l *Ledger) GetCertificate(ctx context.Context, serial string) (*chaincode.CertRegistration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return (&chaincode.Contract{State: &overlay{base: l.state, writes: map[string][]byte{}}}).GetCertificate(serial)
 }
 
 // LatestCheckpoint returns the last checkpoint anchored for a log.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ganpin/ganpin/chaincode"
 	"github.com/ganpin/ganpin/internal/ledger/embedded"
+	"github.com/ganpin/ganpin/internal/ledger/fabric"
 	"github.com/ganpin/ganpin/internal/tlog"
 )
 
@@ -96,10 +97,11 @@ func TestEmbeddedLedger(t *testing.T) {
 	if l.Height() != height {
 		t.Fatalf("refused transactions added blocks: %d → %d", height, l.Height())
 	}
-	tx, block, err := l.AnchorCheckpoint(ctx, sign(17), tr.consistency(10, 17))
-	if err != nil || tx == "" || block != height {
-		t.Fatalf("anchor 17: %q %d %v", tx, block, err)
+	_, rc, err := l.AnchorCheckpoint(ctx, sign(17), tr.consistency(10, 17))
+	if err != nil || rc.TxID == "" || rc.Block != height {
+		t.Fatalf("anchor 17: %+v %v", rc, err)
 	}
+	tx := rc.TxID
 	// Reopening replays the chain to the same state.
 	l2, err := embedded.Open(path, signer, vkey)
 	if err != nil {
@@ -124,3 +126,6 @@ func errorsAs(err error, target **chaincode.Error) bool {
 	}
 	return ok
 }
+
+// The embedded ledger serves wherever the Fabric client does.
+var _ fabric.Ledger = (*embedded.Ledger)(nil)
