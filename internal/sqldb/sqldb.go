@@ -19,6 +19,8 @@ type Conn interface {
 	Batch(ctx context.Context, stmts []Stmt) error
 	// CopyFrom inserts rows into table's columns in bulk (COPY on PostgreSQL).
 	CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) error
+	// Dialect names the engine.
+	Dialect() Dialect
 }
 
 // Stmt is a statement with its arguments.
@@ -46,7 +48,6 @@ type DB interface {
 	// Tx runs fn in a write transaction that commits when fn returns nil and rolls
 	// back otherwise, also when fn panics.
 	Tx(ctx context.Context, fn func(Conn) error) error
-	Dialect() Dialect
 	// Migrations returns the numbered migration files (NNNN_name.sql) of this engine.
 	Migrations() fs.FS
 	Close() error

@@ -48,3 +48,38 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// logLeaves is the size of the log BenchmarkInclusionProof proves from.
+const logLeaves = 10_000_000
+
+// BenchmarkInclusionProof reads inclusion proofs for random leaves of a log of ten
+// million leaves (generated once, a few minutes, and kept for later runs).
+func BenchmarkInclusionProof(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			db, fresh := testdb.Persistent(b, engine, "log_10m")
+			ctx := context.Background()
+			tree, err := tlog.Current(ctx, db)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if fresh || tree.Size < logLeaves {
+				l := tlog.New(db.Dialect())
+				for n := int(tree.Size); n < logLeaves; n += 10000 {
+					appendN(b, db, l, n, 10000)
+				}
+				db.Exec(ctx, "ANALYZE log_leaves")
+				db.Exec(ctx, "ANALYZE log_nodes")
+				tree, _ = tlog.Current(ctx, db)
+			}
+			rnd := uint64(12345)
+			b.ResetTimer()
+			for b.Loop() {
+				rnd = rnd*6364136223846793005 + 1442695040888963407
+				if _, err := tlog.InclusionProof(ctx, db, rnd%tree.Size, tree.Size); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

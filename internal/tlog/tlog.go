@@ -6,11 +6,10 @@ package tlog
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -166,37 +165,52 @@ func rehash(ctx context.Context, c sqldb.Conn, nodes proof.Nodes) ([][]byte, err
 // were damaged.
 var ErrMissingNode = errors.New("tlog: missing tree node")
 
+// Node lookups: one statement of fixed text per engine (so it is prepared once), the
+// node keys passed as arrays on PostgreSQL and as JSON on SQLite.
+const (
+	fetchPostgres = `SELECT 0, idx, hash FROM log_leaves WHERE idx = ANY($1::bigint[])
+		UNION ALL SELECT n.level, n.idx, n.hash FROM unnest($2::int[], $3::bigint[]) AS k(level, idx)
+		JOIN log_nodes n ON n.level = k.level AND n.idx = k.idx`
+	fetchSQLite = `SELECT 0, idx, hash FROM log_leaves WHERE idx IN (SELECT value FROM json_each($1))
+		UNION ALL SELECT n.level, n.idx, n.hash FROM json_each($2) k
+		JOIN log_nodes n ON n.level = k.value ->> 0 AND n.idx = k.value ->> 1`
+)
+
 // fetch reads the hashes of tree nodes: leaves from log_leaves, subtree roots from log_nodes.
 func fetch(ctx context.Context, c sqldb.Conn, ids []compact.NodeID) ([][]byte, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var leaves, inner []string
-	var args []any
+	var leaves, levels, idxs []int64
 	for _, id := range ids {
-		args = append(args, int64(id.Index))
 		if id.Level == 0 {
-			leaves = append(leaves, "$"+strconv.Itoa(len(args)))
+			leaves = append(leaves, int64(id.Index))
 		} else {
-			args = append(args, int64(id.Level))
-			inner = append(inner, "($"+strconv.Itoa(len(args))+", $"+strconv.Itoa(len(args)-1)+")")
+			levels, idxs = append(levels, int64(id.Level)), append(idxs, int64(id.Index))
 		}
 	}
-	var q []string
-	if len(leaves) > 0 {
-		q = append(q, `SELECT 0, idx, hash FROM log_leaves WHERE idx IN (`+strings.Join(leaves, ", ")+`)`)
+	var rs sqldb.Rows
+	var err error
+	if c.Dialect() == sqldb.Postgres {
+		lv := make([]int32, len(levels))
+		for i, l := range levels {
+			lv[i] = int32(l)
+		}
+		rs, err = c.Query(ctx, fetchPostgres, leaves, lv, idxs)
+	} else {
+		pairs := make([][2]int64, len(levels))
+		for i := range levels {
+			pairs[i] = [2]int64{levels[i], idxs[i]}
+		}
+		lj, _ := json.Marshal(leaves)
+		pj, _ := json.Marshal(pairs)
+		rs, err = c.Query(ctx, fetchSQLite, string(lj), string(pj))
 	}
-	for _, pair := range inner {
-		// Row-value IN lists differ between engines; one equality per node is portable.
-		lv, ix, _ := strings.Cut(strings.Trim(pair, "()"), ", ")
-		q = append(q, `SELECT level, idx, hash FROM log_nodes WHERE level = `+lv+` AND idx = `+ix)
-	}
-	rs, err := c.Query(ctx, strings.Join(q, " UNION ALL "), args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	got := map[compact.NodeID][]byte{}
+	got := make(map[compact.NodeID][]byte, len(ids))
 	for rs.Next() {
 		var level, idx int64
 		var h []byte

@@ -120,6 +120,8 @@ func (c conn) CopyFrom(ctx context.Context, table string, cols []string, rows []
 
 type conn struct{ q querier }
 
+func (conn) Dialect() sqldb.Dialect { return sqldb.Postgres }
+
 func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	tag, err := c.q.Exec(ctx, q, args...)
 	if err != nil {

@@ -33,7 +33,7 @@ var _ sqldb.DB = (*DB)(nil)
 // loss (synchronous=FULL), not only against a crash of the process.
 func Open(path string) (*DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(10000)", "cache_size(-65536)", "mmap_size(1073741824)"} {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
@@ -120,6 +120,8 @@ type querier interface {
 }
 
 type conn struct{ q querier }
+
+func (conn) Dialect() sqldb.Dialect { return sqldb.SQLite }
 
 func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 	res, err := c.q.ExecContext(ctx, q, args...)
