@@ -30,7 +30,7 @@ func (q queries) Graph(ctx context.Context, lotID int64, d trace.Direction) (*tr
 	default:
 		query = `WITH RECURSIVE ` + upCTE + `, ` + downCTE + ` SELECT id FROM up UNION SELECT id FROM down`
 	}
-	ids, err := int64s(ctx, q.c, query, lotID)
+	ids, err := column[int64](ctx, q.c, query, lotID)
 	if err != nil {
 		return nil, err
 	}
@@ -151,15 +151,16 @@ func chunks(ids []int64, fn func(in string, args []any) error) error {
 	return nil
 }
 
-func int64s(ctx context.Context, c sqldb.Conn, query string, args ...any) ([]int64, error) {
+// column runs a query of one column and returns its values.
+func column[T any](ctx context.Context, c sqldb.Conn, query string, args ...any) ([]T, error) {
 	rs, err := c.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	var out []int64
+	var out []T
 	for rs.Next() {
-		var v int64
+		var v T
 		if err := rs.Scan(&v); err != nil {
 			return nil, err
 		}

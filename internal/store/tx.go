@@ -226,7 +226,7 @@ func (t *tx) PrefetchLots(ctx context.Context, ids []int64) error {
 func (t *tx) ExistingLotCodes(ctx context.Context, owner int64, codes []string) ([]string, error) {
 	if t.dialect == sqldb.Postgres {
 		// An array parameter keeps the lookup on the (owner_id, code) index.
-		return strs(ctx, t.c, `SELECT code FROM lots WHERE owner_id = $1 AND code = ANY($2)`, owner, codes)
+		return column[string](ctx, t.c, `SELECT code FROM lots WHERE owner_id = $1 AND code = ANY($2)`, owner, codes)
 	}
 	var out []string
 	for len(codes) > 0 {
@@ -235,7 +235,7 @@ func (t *tx) ExistingLotCodes(ctx context.Context, owner int64, codes []string) 
 		for _, c := range codes[:n] {
 			args = append(args, c)
 		}
-		found, err := strs(ctx, t.c, `SELECT code FROM lots WHERE owner_id = $1 AND code IN (`+inList(2, n)+`)`, args...)
+		found, err := column[string](ctx, t.c, `SELECT code FROM lots WHERE owner_id = $1 AND code IN (`+inList(2, n)+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -243,23 +243,6 @@ func (t *tx) ExistingLotCodes(ctx context.Context, owner int64, codes []string) 
 		codes = codes[n:]
 	}
 	return out, nil
-}
-
-func strs(ctx context.Context, c sqldb.Conn, query string, args ...any) ([]string, error) {
-	rs, err := c.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []string
-	for rs.Next() {
-		var s string
-		if err := rs.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rs.Err()
 }
 
 // phiWindow is when an input application forbids harvesting its orchard.
@@ -362,7 +345,7 @@ func (p *idPool) take(ctx context.Context, c sqldb.Conn, table string, n int) ([
 		p.free = map[string][]int64{}
 	}
 	if len(p.free[table]) < n {
-		vals, err := int64s(ctx, c, `SELECT nextval(pg_get_serial_sequence('`+table+`', 'id')) FROM generate_series(1, $1)`, max(n, idBlock))
+		vals, err := column[int64](ctx, c, `SELECT nextval(pg_get_serial_sequence('`+table+`', 'id')) FROM generate_series(1, $1)`, max(n, idBlock))
 		if err != nil {
 			return nil, err
 		}
