@@ -96,9 +96,12 @@ func TestReceiptVerifyAuditTamper(t *testing.T) {
 	if n, _ := res.RowsAffected(); err != nil || n != 1 {
 		t.Fatalf("tamper: %v (%d rows)", err, n)
 	}
+	if _, err := db.Exec(`DELETE FROM events WHERE id = 9`); err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 	out, err := runCmd(t, "audit", "--data", dir)
-	if err == nil || !strings.Contains(out, "event 7: its row was altered") {
+	if err == nil || !strings.Contains(out, "event 7: its row was altered") || !strings.Contains(out, "event 9 was deleted") {
 		t.Fatalf("audit after tampering: %v\n%s", err, out)
 	}
 	q := start(t, "--data", dir)

@@ -22,45 +22,64 @@ func Audit(ctx context.Context, db sqldb.DB, anchored *chaincode.Anchor, report 
 		found++
 		report(fmt.Sprintf(format, args...))
 	}
-	// Records against their leaves.
-	rs, err := db.Query(ctx, `SELECT e.id, e.body, l.idx, l.hash FROM events e
-		LEFT JOIN log_leaves l ON l.kind = 'event' AND l.record_id = e.id ORDER BY e.id`)
+	// Records against their leaves: both streams in record order, merged.
+	evs, err := db.Query(ctx, `SELECT id, body FROM events ORDER BY id`)
 	if err != nil {
 		return 0, err
 	}
-	for rs.Next() {
+	defer evs.Close()
+	lvs, err := db.Query(ctx, `SELECT record_id, idx, hash FROM log_leaves WHERE kind = 'event' ORDER BY record_id`)
+	if err != nil {
+		return 0, err
+	}
+	defer lvs.Close()
+	type leafRow struct {
+		id, idx int64
+		hash    []byte
+	}
+	nextLeaf := func() (*leafRow, error) {
+		if !lvs.Next() {
+			return nil, lvs.Err()
+		}
+		var l leafRow
+		return &l, lvs.Scan(&l.id, &l.idx, &l.hash)
+	}
+	leaf, err := nextLeaf()
+	if err != nil {
+		return 0, err
+	}
+	for evs.Next() {
 		var id int64
-		var body, hash []byte
-		var idx *int64
-		if err := rs.Scan(&id, &body, &idx, &hash); err != nil {
-			rs.Close()
+		var body []byte
+		if err := evs.Scan(&id, &body); err != nil {
 			return found, err
 		}
+		for leaf != nil && leaf.id < id {
+			bad("log leaf %d: event %d was deleted", leaf.idx, leaf.id)
+			if leaf, err = nextLeaf(); err != nil {
+				return found, err
+			}
+		}
 		switch {
-		case idx == nil:
+		case leaf == nil || leaf.id > id:
 			bad("event %d: no log leaf records it", id)
-		case !bytes.Equal(tlog.Hasher.HashLeaf(body), hash):
-			bad("event %d: its row was altered: it no longer matches log leaf %d", id, *idx)
+			continue
+		case !bytes.Equal(tlog.Hasher.HashLeaf(body), leaf.hash):
+			bad("event %d: its row was altered: it no longer matches log leaf %d", id, leaf.idx)
+		}
+		if leaf, err = nextLeaf(); err != nil {
+			return found, err
 		}
 	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
+	if err := evs.Err(); err != nil {
 		return found, err
 	}
-	orphans, err := db.Query(ctx, `SELECT l.idx, l.record_id FROM log_leaves l
-		WHERE l.kind = 'event' AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = l.record_id) ORDER BY l.idx`)
+	for ; leaf != nil; leaf, err = nextLeaf() {
+		bad("log leaf %d: event %d was deleted", leaf.idx, leaf.id)
+	}
 	if err != nil {
 		return found, err
 	}
-	for orphans.Next() {
-		var idx, id int64
-		if err := orphans.Scan(&idx, &id); err != nil {
-			orphans.Close()
-			return found, err
-		}
-		bad("log leaf %d: event %d was deleted", idx, id)
-	}
-	orphans.Close()
 
 	// Leaves against the stored subtree roots, then the tree against the ledger.
 	tree, err := tlog.Current(ctx, db)
