@@ -272,8 +272,17 @@ func (s *Server) captureBatch(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// getEvent answers an event with where it stands in the log (已上链 / 待上链).
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
-	return get(w, r, viewEvent, s.svc.Event)
+	return get(w, r, func(e *trace.Event) eventView {
+		v := viewEvent(e)
+		if s.status != nil {
+			if st, err := s.status(r.Context(), "event", e.ID); err == nil {
+				v.Log = &st
+			}
+		}
+		return v
+	}, s.svc.Event)
 }
 
 // eventReceipt answers the receipt that proves an event is in the anchored log.

@@ -26,6 +26,8 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Receipt builds the receipt of a record (anchor.BuildReceipt).
 	Receipt func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error)
+	// Status says whether a record is anchored yet (anchor.RecordStatus).
+	Status func(ctx context.Context, kind string, id int64) (anchor.Status, error)
 	// LogKey is the log's public verifier key, served at /.well-known/ganpin/log-key.
 	LogKey string
 }
@@ -36,6 +38,7 @@ type Server struct {
 	ready   func(context.Context) error
 	metrics *metrics
 	receipt func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error)
+	status  func(ctx context.Context, kind string, id int64) (anchor.Status, error)
 }
 
 // New returns the API handler.
@@ -45,7 +48,7 @@ func New(cfg Config) http.Handler {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg), receipt: cfg.Receipt}
+	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg), receipt: cfg.Receipt, status: cfg.Status}
 
 	r := chi.NewRouter()
 	// Middleware, outermost first:

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -142,6 +143,7 @@ type eventView struct {
 	Disposition string           `json:"disposition,omitempty"`
 	Lots        []trace.EventLot `json:"lots"`
 	SHA256      string           `json:"sha256"`
+	Log         *anchor.Status   `json:"log,omitempty"` // single reads only
 	trace.EventSpec
 }
 
@@ -150,7 +152,8 @@ func viewEvent(e *trace.Event) eventView {
 	if lots == nil {
 		lots = []trace.EventLot{}
 	}
-	return eventView{e.ID, e.PartyID, e.Recorded, e.Spec.Type.BizStep(), e.Disposition, lots, hex.EncodeToString(e.Hash[:]), e.Spec}
+	return eventView{ID: e.ID, Party: e.PartyID, Recorded: e.Recorded, BizStep: e.Spec.Type.BizStep(), Disposition: e.Disposition,
+		Lots: lots, SHA256: hex.EncodeToString(e.Hash[:]), EventSpec: e.Spec}
 }
 
 // eventRef is what a batch capture returns per event: enough to address the event

@@ -54,7 +54,14 @@ func runCmd(t *testing.T, args ...string) (string, error) {
 func TestReceiptVerifyAuditTamper(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, "--data", dir, "--anchor-every", "200ms")
+	var before struct{ Log struct{ Label string } }
+	p.get(t, "/api/v1/events/7", &before)
 	receipt := fetchReceipt(t, p, "7")
+	var after struct{ Log struct{ Label string } }
+	p.get(t, "/api/v1/events/7", &after)
+	if after.Log.Label != "已上链" || (before.Log.Label != "待上链" && before.Log.Label != "已上链") {
+		t.Fatalf("event log status before/after anchoring: %q / %q", before.Log.Label, after.Log.Label)
+	}
 	path := filepath.Join(dir, "receipt.json")
 	os.WriteFile(path, receipt, 0o600)
 

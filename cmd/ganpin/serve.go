@@ -78,6 +78,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Receipt: func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
 				return anchor.BuildReceipt(ctx, db, key, kind, id, record)
 			},
+			Status: func(ctx context.Context, kind string, id int64) (anchor.Status, error) {
+				return anchor.RecordStatus(ctx, db, kind, id)
+			},
 			LogKey: key.Verifier,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -102,3 +102,28 @@ func Verify(raw []byte, vkey string) (*Receipt, []Step) {
 	steps = append(steps, Step{Name: fmt.Sprintf("anchored in ledger transaction %s, block %d", r.Ledger.TxID, r.Ledger.Block), Err: err})
 	return &r, steps
 }
+
+// Status says where a record stands in the log: its leaf index and whether an
+// anchored checkpoint covers it yet.
+type Status struct {
+	Leaf     int64  `json:"leaf"`
+	Anchored bool   `json:"anchored"`
+	Label    string `json:"label"` // 已上链 or 待上链
+}
+
+// RecordStatus returns a record's status; ErrPending when it has no leaf.
+func RecordStatus(ctx context.Context, db sqldb.Conn, kind string, id int64) (Status, error) {
+	var st Status
+	var anchored int64
+	err := db.QueryRow(ctx, `SELECT l.idx, COALESCE((SELECT MAX(size) FROM checkpoints WHERE ledger_tx IS NOT NULL), 0)
+		FROM log_leaves l WHERE l.kind = $1 AND l.record_id = $2`, kind, id).Scan(&st.Leaf, &anchored)
+	if errors.Is(err, sqldb.ErrNoRows) {
+		return st, ErrPending
+	}
+	st.Anchored = anchored > st.Leaf
+	st.Label = "待上链"
+	if st.Anchored {
+		st.Label = "已上链"
+	}
+	return st, err
+}
