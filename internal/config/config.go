@@ -33,7 +33,7 @@ type Fabric struct {
 // Load parses args (after the subcommand) with getenv for the GANPIN_* variables;
 // extra registers a subcommand's own flags.
 func Load(name string, args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (Config, []string, error) {
-	c := Config{Addr: "127.0.0.1:8080", DataDir: "./var", LogOrigin: "ganpin.local/log", AnchorEvery: 5 * time.Second}
+	c := Config{Addr: "127.0.0.1:8080", DataDir: "./var", LogOrigin: "ganpin.local/log", AnchorEvery: 2 * time.Second}
 	env := func(key string, dst *string) {
 		if v := getenv(key); v != "" {
 			*dst = v
