@@ -22,6 +22,7 @@ import (
 	"github.com/ganpin/ganpin/internal/ledger/fabric"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store"
+	"github.com/ganpin/ganpin/internal/tlog"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -70,13 +71,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer close(anchored); anchorer.Run(anchorCtx) }()
 	defer func() { stopAnchoring(); <-anchored }()
 
+	var proofs tlog.Prover
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Service:  svc,
 			Ready:    func(ctx context.Context) error { _, err := sqldb.Version(ctx, db); return err },
 			Registry: reg,
 			Receipt: func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
-				return anchor.BuildReceipt(ctx, db, key, kind, id, record)
+				return anchor.BuildReceipt(ctx, db, &proofs, key, kind, id, record)
 			},
 			Status: func(ctx context.Context, kind string, id int64) (anchor.Status, error) {
 				return anchor.RecordStatus(ctx, db, kind, id)

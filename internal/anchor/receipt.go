@@ -35,7 +35,7 @@ type Receipt struct {
 var ErrPending = errors.New("recorded, waiting to be anchored on the ledger")
 
 // BuildReceipt returns the receipt of a record against the latest anchored checkpoint.
-func BuildReceipt(ctx context.Context, db sqldb.Conn, key *Key, kind string, id int64, record []byte) (*Receipt, error) {
+func BuildReceipt(ctx context.Context, db sqldb.Conn, proofs *tlog.Prover, key *Key, kind string, id int64, record []byte) (*Receipt, error) {
 	r := &Receipt{Format: "ganpin-receipt/1", Kind: kind, ID: id, Record: record, LogKey: key.Verifier}
 	var idx int64
 	if err := db.QueryRow(ctx, `SELECT idx FROM log_leaves WHERE kind = $1 AND record_id = $2`, kind, id).Scan(&idx); err != nil {
@@ -54,7 +54,7 @@ func BuildReceipt(ctx context.Context, db sqldb.Conn, key *Key, kind string, id 
 		return nil, err
 	}
 	r.LeafIndex, r.TreeSize, r.Checkpoint, r.Ledger.Block = uint64(idx), uint64(size), string(note), uint64(block)
-	if r.Inclusion, err = tlog.InclusionProof(ctx, db, r.LeafIndex, r.TreeSize); err != nil {
+	if r.Inclusion, err = proofs.Inclusion(ctx, db, r.LeafIndex, r.TreeSize); err != nil {
 		return nil, err
 	}
 	return r, nil

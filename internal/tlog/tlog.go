@@ -134,29 +134,57 @@ func RootAt(ctx context.Context, c sqldb.Conn, size uint64) ([]byte, error) {
 	return r.GetRootHash(nil)
 }
 
-// InclusionProof returns the proof that leaf index is in the tree of size leaves.
-func InclusionProof(ctx context.Context, c sqldb.Conn, index, size uint64) ([][]byte, error) {
+// Prover reads inclusion and consistency proofs. It keeps the tree's upper nodes
+// (level ≥ 8: one for every 256 leaves) in memory: once written a node never changes,
+// and every proof passes through them. The zero Prover is ready to use.
+type Prover struct {
+	upper sync.Map // compact.NodeID → []byte
+}
+
+// cachedLevel is the lowest level of the nodes a Prover keeps.
+const cachedLevel = 8
+
+// Inclusion returns the proof that leaf index is in the tree of size leaves.
+func (p *Prover) Inclusion(ctx context.Context, c sqldb.Conn, index, size uint64) ([][]byte, error) {
 	nodes, err := proof.Inclusion(index, size)
 	if err != nil {
 		return nil, err
 	}
-	return rehash(ctx, c, nodes)
+	return p.rehash(ctx, c, nodes)
 }
 
-// ConsistencyProof returns the proof that the tree of size1 leaves is a prefix of the
+// Consistency returns the proof that the tree of size1 leaves is a prefix of the
 // tree of size2 leaves.
-func ConsistencyProof(ctx context.Context, c sqldb.Conn, size1, size2 uint64) ([][]byte, error) {
+func (p *Prover) Consistency(ctx context.Context, c sqldb.Conn, size1, size2 uint64) ([][]byte, error) {
 	nodes, err := proof.Consistency(size1, size2)
 	if err != nil {
 		return nil, err
 	}
-	return rehash(ctx, c, nodes)
+	return p.rehash(ctx, c, nodes)
 }
 
-func rehash(ctx context.Context, c sqldb.Conn, nodes proof.Nodes) ([][]byte, error) {
-	hashes, err := fetch(ctx, c, nodes.IDs)
+func (p *Prover) rehash(ctx context.Context, c sqldb.Conn, nodes proof.Nodes) ([][]byte, error) {
+	hashes := make([][]byte, len(nodes.IDs))
+	var missing []compact.NodeID
+	for i, id := range nodes.IDs {
+		if v, ok := p.upper.Load(id); ok {
+			hashes[i] = v.([]byte)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	fetched, err := fetch(ctx, c, missing)
 	if err != nil {
 		return nil, err
+	}
+	for i, k := 0, 0; i < len(hashes); i++ {
+		if hashes[i] == nil {
+			hashes[i] = fetched[k]
+			if id := nodes.IDs[i]; id.Level >= cachedLevel {
+				p.upper.Store(id, fetched[k])
+			}
+			k++
+		}
 	}
 	return nodes.Rehash(hashes, Hasher.HashChildren)
 }

@@ -62,7 +62,7 @@ func TestLog(t *testing.T) {
 			if err != nil || string(root) != string(roots[i]) {
 				t.Fatalf("RootAt(%d) differs from the root then: %v", at, err)
 			}
-			p, err := tlog.ConsistencyProof(ctx, db, uint64(at), cur.Size)
+			p, err := new(tlog.Prover).Consistency(ctx, db, uint64(at), cur.Size)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +71,7 @@ func TestLog(t *testing.T) {
 			}
 		}
 		for _, idx := range []int{0, 1, 2, 7, 100, 511, 512, total - 1} {
-			p, err := tlog.InclusionProof(ctx, db, uint64(idx), cur.Size)
+			p, err := new(tlog.Prover).Inclusion(ctx, db, uint64(idx), cur.Size)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestLog(t *testing.T) {
 		})
 		appendN(t, db, l, total, 3)
 		after, _ := tlog.Current(ctx, db)
-		p, _ := tlog.ConsistencyProof(ctx, db, cur.Size, after.Size)
+		p, _ := new(tlog.Prover).Consistency(ctx, db, cur.Size, after.Size)
 		if err := proof.VerifyConsistency(tlog.Hasher, cur.Size, after.Size, p, cur.Root, after.Root); err != nil || after.Size != cur.Size+3 {
 			t.Fatalf("after a rollback: size %d, %v", after.Size, err)
 		}
