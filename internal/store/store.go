@@ -85,9 +85,6 @@ func (s *Store) Close() {
 	}
 }
 
-// DB returns the underlying database.
-func (s *Store) DB() sqldb.DB { return s.db }
-
 // queries holds the SQL; it runs on the database or inside a transaction.
 type queries struct {
 	c       sqldb.Conn
