@@ -89,17 +89,18 @@ join_channel() {
 }
 
 # client_env writes the settings a Ganpin node needs to reach the network as the
+# (the GANPIN_FABRIC_* variables `ganpin serve` reads)
 # organisation's client user.
 client_env() {
 	cat >"$NETWORK_DIR/client.env" <<ENV
-FABRIC_PEER_ENDPOINT=$PEER_ADDRESS
-FABRIC_TLS_CA=$PEER_CA
-FABRIC_SERVER_NAME=$PEER_NAME
-FABRIC_MSP_ID=$MSP_ID
-FABRIC_CERT=$(ls "$CLIENT_MSP"/signcerts/*.pem)
-FABRIC_KEY=$(ls "$CLIENT_MSP"/keystore/*)
-FABRIC_CHANNEL=$CHANNEL
-FABRIC_CHAINCODE=$CHAINCODE_NAME
+GANPIN_FABRIC_PEER=$PEER_ADDRESS
+GANPIN_FABRIC_TLS_CA=$PEER_CA
+GANPIN_FABRIC_SERVER_NAME=$PEER_NAME
+GANPIN_FABRIC_MSP=$MSP_ID
+GANPIN_FABRIC_CERT=$(ls "$CLIENT_MSP"/signcerts/*.pem)
+GANPIN_FABRIC_KEY=$(ls "$CLIENT_MSP"/keystore/*)
+GANPIN_FABRIC_CHANNEL=$CHANNEL
+GANPIN_FABRIC_CHAINCODE=$CHAINCODE_NAME
 ENV
 	echo "client settings: $NETWORK_DIR/client.env"
 }

@@ -62,14 +62,14 @@ func TestFabricNetwork(t *testing.T) {
 
 	vars := readEnv(t, filepath.Join(network, "client.env"))
 	c, err := fabric.Dial(fabric.Config{
-		PeerEndpoint:       vars["FABRIC_PEER_ENDPOINT"],
-		TLSCACertPath:      vars["FABRIC_TLS_CA"],
-		ServerNameOverride: vars["FABRIC_SERVER_NAME"],
-		MSPID:              vars["FABRIC_MSP_ID"],
-		CertPath:           vars["FABRIC_CERT"],
-		KeyPath:            vars["FABRIC_KEY"],
-		Channel:            vars["FABRIC_CHANNEL"],
-		Chaincode:          vars["FABRIC_CHAINCODE"],
+		PeerEndpoint:       vars["GANPIN_FABRIC_PEER"],
+		TLSCACertPath:      vars["GANPIN_FABRIC_TLS_CA"],
+		ServerNameOverride: vars["GANPIN_FABRIC_SERVER_NAME"],
+		MSPID:              vars["GANPIN_FABRIC_MSP"],
+		CertPath:           vars["GANPIN_FABRIC_CERT"],
+		KeyPath:            vars["GANPIN_FABRIC_KEY"],
+		Channel:            vars["GANPIN_FABRIC_CHANNEL"],
+		Chaincode:          vars["GANPIN_FABRIC_CHAINCODE"],
 		EndorseTimeout:     time.Minute, // the first transaction connects the peer to the chaincode server
 	})
 	ok(t, err)
