@@ -242,11 +242,13 @@ func TestIdempotencyKey(t *testing.T) {
 		if n := e.events(); n != 2 {
 			t.Fatalf("events = %d after concurrent retries, want 2", n)
 		}
-		// Keys are per user: the other party's identical key is its own.
-		if r := e.do("POST", "/api/v1/events", e.other, body, "Idempotency-Key", "k-3"); r.status != 422 || r.json(t)["code"] != "not_found" && r.json(t)["code"] != "forbidden" {
-			if r.status != 403 {
-				t.Fatalf("other user with the same key: %d %s", r.status, r.body)
-			}
+		// Keys are per user: the other party's identical key replays nothing of ours,
+		// and its request is judged on its own (our orchard is not its site).
+		if r := e.do("POST", "/api/v1/events", e.other, body, "Idempotency-Key", "k-3"); r.status != 403 || r.header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("other user with the same key: %d %s", r.status, r.body)
+		}
+		if r := e.do("DELETE", "/api/v1/events", e.coop, nil); r.status != 405 || r.header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("DELETE: %d %s", r.status, r.body)
 		}
 	})
 }

@@ -28,7 +28,7 @@ type problem struct {
 func statusOf(e *trace.Error) int {
 	switch e.Kind {
 	case trace.KindInvalid:
-		if strings.HasPrefix(e.Code, "malformed") || e.Code == "unknown_field" || e.Code == "wrong_type" || e.Code == "empty_body" {
+		if strings.HasPrefix(e.Code, "malformed_") || e.Code == "unknown_field" || e.Code == "wrong_type" || e.Code == "empty_body" {
 			return http.StatusBadRequest
 		}
 		return http.StatusUnprocessableEntity
@@ -58,7 +58,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = internalError
 	}
-	status := statusOf(e)
+	writeProblem(w, r, statusOf(e), e)
+}
+
+// writeProblem renders e as problem+json with the given status.
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, e *trace.Error) {
 	p := problem{
 		Type: "tag:ganpin.cn,2026:problem/" + e.Code, Title: http.StatusText(status), Status: status,
 		Detail: e.ZH, DetailZH: e.ZH, DetailEN: e.EN, Code: e.Code, Field: e.Field, Instance: r.URL.Path,

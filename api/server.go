@@ -59,9 +59,9 @@ func New(cfg Config) http.Handler {
 	r.NotFound(handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &trace.Error{Kind: trace.KindNotFound, Code: "not_found", ZH: "页面不存在", EN: "no such resource"}
 	}))
-	r.MethodNotAllowed(handle(func(w http.ResponseWriter, r *http.Request) error {
-		return &trace.Error{Kind: trace.KindInvalid, Code: "malformed_method", ZH: "不支持该请求方法", EN: "method not allowed"}
-	}))
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusMethodNotAllowed, &trace.Error{Code: "method_not_allowed", ZH: "不支持该请求方法", EN: "method not allowed"})
+	})
 
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	r.Get("/readyz", handle(s.readyz))

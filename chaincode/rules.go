@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -147,7 +148,7 @@ func (c *Contract) RegisterLogKey(vkey string) error {
 	if err := c.must(cfg.Operator, "register log keys"); err != nil {
 		return err
 	}
-	name, _, ok := cut(vkey, '+')
+	name, _, ok := strings.Cut(vkey, "+")
 	if !ok || name == "" {
 		return refuse("bad_key", "a verifier key is name+hash+key")
 	}
@@ -177,7 +178,7 @@ func (c *Contract) AnchorCheckpoint(signed []byte, consistency [][]byte) (*Ancho
 	if err := c.must(cfg.Operator, "anchor checkpoints"); err != nil {
 		return nil, err
 	}
-	name, _, _ := cut(string(signed), '\n')
+	name, _, _ := strings.Cut(string(signed), "\n")
 	var vkey string
 	if ok, err := c.get("logkey/"+name, &vkey); err != nil {
 		return nil, err
@@ -326,13 +327,4 @@ func (c *Contract) RecordSampling(s Sampling) error {
 	}
 	s.TxID = c.TxID
 	return c.put("sampling/"+s.Number, s)
-}
-
-func cut(s string, sep byte) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }

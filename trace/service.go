@@ -54,7 +54,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 func (s *Service) Login(ctx context.Context, username, password, tokenName string) (string, *User, error) {
 	u, err := s.store.UserByName(ctx, username)
 	if KindOf(err) == KindNotFound {
-		CheckPassword(dummyHash, password) // same work whether or not the user exists
+		CheckPassword(dummyHash(), password) // same work whether or not the user exists
 		return "", nil, ErrUnauthenticated
 	} else if err != nil {
 		return "", nil, err
@@ -70,7 +70,8 @@ func (s *Service) Login(ctx context.Context, username, password, tokenName strin
 	return token, u, err
 }
 
-var dummyHash = HashPassword("ganpin")
+// dummyHash is hashed once, on the first login of an unknown user, not at start-up.
+var dummyHash = sync.OnceValue(func() string { return HashPassword("ganpin") })
 
 // CreateParty registers a party; admins only.
 func (s *Service) CreateParty(ctx context.Context, a Actor, p *Party) error {
@@ -354,7 +355,7 @@ func (s *Service) capture(ctx context.Context, tx Tx, a Actor, spec *EventSpec, 
 		return nil, err
 	}
 	e := &Event{ID: ids[0], PartyID: a.PartyID, UserID: a.UserID, Time: t, Recorded: now.Truncate(time.Microsecond), Spec: *spec}
-	c := &capture{s: s, tx: tx, ctx: ctx, a: a, e: e, site: site}
+	c := &capture{tx: tx, ctx: ctx, a: a, e: e, site: site}
 	switch spec.Type {
 	case InputApplication:
 		err = c.inputApplication()
@@ -430,7 +431,6 @@ func (s *Service) checkCorrection(ctx context.Context, tx Tx, a Actor, spec *Eve
 
 // capture holds the state of one event being captured.
 type capture struct {
-	s       *Service
 	tx      Tx
 	ctx     context.Context
 	a       Actor
