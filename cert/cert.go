@@ -1,7 +1,7 @@
 // Package cert is the 承诺达标合格证 (commitment compliance certificate) of
 // 《农产品质量安全承诺达标合格证管理办法》(农业农村部令2025年第4号, in force 2026-02-01):
-// its fields and wording, validation, canonical form and signature, and QR content.
-// Issuing, storage and printing build on it.
+// its fields and wording, validation, canonical form and signature, QR content, and
+// the service that issues and revokes certificates.
 package cert
 
 import (
@@ -84,6 +84,9 @@ type Certificate struct {
 	Serial   string     `json:"serial"`
 	PartyID  int64      `json:"party"`
 	LotID    int64      `json:"lot"`
+	LotCode  string     `json:"lot_code"`
+	GTIN     string     `json:"gtin,omitempty"`  // the product's GTIN-14, when it has one
+	Units    int        `json:"units,omitempty"` // unit-level labels carry serials 1..Units
 	Product  string     `json:"product"` // 产品名称
 	Quantity float64    `json:"quantity"`
 	Unit     trace.Unit `json:"unit"`
@@ -213,17 +216,26 @@ func (c *Certificate) Verify(pub ed25519.PublicKey, sig []byte) bool {
 	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, c.Canonical(), sig)
 }
 
-// URL returns what the certificate's QR code holds: a GS1 Digital Link URI when the
-// product has a GTIN (with the unit serial for unit-level labels), else a short path
-// by serial. base is the public base URL, e.g. https://trace.example.cn.
-func (c *Certificate) URL(base, gtin14, lotCode, unitSerial string) string {
-	base = strings.TrimRight(base, "/")
-	if gtin14 == "" {
-		return base + "/c/" + url.PathEscape(c.Serial)
-	}
-	u := base + "/01/" + gtin14 + "/10/" + url.PathEscape(lotCode)
-	if unitSerial != "" {
-		u += "/21/" + url.PathEscape(unitSerial)
+// URL returns what a QR code holds: for the certificate (unit 0) or for unit-level
+// label unit (1..Units). With a GTIN it is a GS1 Digital Link URI
+// (/01/{gtin}/10/{lot}, plus /21/{serial} for a unit), else a short path by serial
+// (/c/{serial}, plus /{unit serial}). base is the public base URL, e.g.
+// https://trace.example.cn.
+func (c *Certificate) URL(base string, unit int) string {
+	u := strings.TrimRight(base, "/")
+	switch {
+	case c.GTIN == "":
+		u += "/c/" + url.PathEscape(c.Serial)
+		if unit > 0 {
+			u += "/" + UnitSerial(unit)
+		}
+	case unit > 0:
+		u += "/01/" + c.GTIN + "/10/" + url.PathEscape(c.LotCode) + "/21/" + UnitSerial(unit)
+	default:
+		u += "/01/" + c.GTIN + "/10/" + url.PathEscape(c.LotCode)
 	}
 	return u
 }
+
+// UnitSerial formats the serial of unit-level label n: at least six digits.
+func UnitSerial(n int) string { return fmt.Sprintf("%06d", n) }

@@ -92,13 +92,20 @@ func TestCanonicalAndSignature(t *testing.T) {
 }
 
 func TestURL(t *testing.T) {
-	c := sample()
-	for _, tc := range []struct{ gtin, lot, unit, want string }{
-		{"", "", "", "https://t.example.cn/c/GP26000123"},
-		{"06910000000015", "XW-1103-001-5K", "", "https://t.example.cn/01/06910000000015/10/XW-1103-001-5K"},
-		{"06910000000015", "XW-1103-001-5K", "000042", "https://t.example.cn/01/06910000000015/10/XW-1103-001-5K/21/000042"},
+	for _, tc := range []struct {
+		gtin, lot string
+		unit      int
+		want      string
+	}{
+		{"", "XW-1", 0, "https://t.example.cn/c/GP26000123"},
+		{"", "XW-1", 42, "https://t.example.cn/c/GP26000123/000042"},
+		{"06910000000015", "XW-1103-001-5K", 0, "https://t.example.cn/01/06910000000015/10/XW-1103-001-5K"},
+		{"06910000000015", "XW-1103-001-5K", 42, "https://t.example.cn/01/06910000000015/10/XW-1103-001-5K/21/000042"},
+		{"06910000000015", "XW-1103-001-5K", 1234567, "https://t.example.cn/01/06910000000015/10/XW-1103-001-5K/21/1234567"},
 	} {
-		if got := c.URL("https://t.example.cn/", tc.gtin, tc.lot, tc.unit); got != tc.want {
+		c := sample()
+		c.GTIN, c.LotCode = tc.gtin, tc.lot
+		if got := c.URL("https://t.example.cn/", tc.unit); got != tc.want {
 			t.Errorf("URL = %s, want %s", got, tc.want)
 		}
 	}

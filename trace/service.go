@@ -278,7 +278,7 @@ const MaxBatch = 10000
 // write runs fn in a transaction and, when ctx carries an idempotency claim, records
 // the response for the value result returns in the same transaction.
 func (s *Service) write(ctx context.Context, result func() any, fn func(Tx) error) error {
-	claim, _ := ctx.Value(idemKey{}).(*Idempotency)
+	claim := IdempotencyFrom(ctx)
 	return s.store.Write(ctx, func(tx Tx) error {
 		if err := fn(tx); err != nil {
 			return err
@@ -308,6 +308,13 @@ type idemKey struct{}
 // WithIdempotency returns a context whose writes record their response under c.
 func WithIdempotency(ctx context.Context, c *Idempotency) context.Context {
 	return context.WithValue(ctx, idemKey{}, c)
+}
+
+// IdempotencyFrom returns the claim ctx carries, or nil; other services' writes
+// record their responses under it too.
+func IdempotencyFrom(ctx context.Context) *Idempotency {
+	c, _ := ctx.Value(idemKey{}).(*Idempotency)
+	return c
 }
 
 // Replay returns the response recorded under an idempotency key.
