@@ -303,10 +303,10 @@ func (t *tx) Event(ctx context.Context, id int64) (*trace.Event, error) {
 	return t.queries.Event(ctx, id)
 }
 
-// ReserveIDs hands out IDs: on PostgreSQL from blocks of sequence values kept by the
+// ReserveIDs hands out IDs of events, lots and certificates: on PostgreSQL from blocks of sequence values kept by the
 // store, on SQLite above the largest stored ID (the single writer holds the lock).
 func (t *tx) ReserveIDs(ctx context.Context, kind string, n int) ([]int64, error) {
-	table := map[string]string{"event": "events", "lot": "lots"}[kind]
+	table := map[string]string{"event": "events", "lot": "lots", "certificate": "certificates"}[kind]
 	if table == "" || n < 1 {
 		return nil, fmt.Errorf("store: reserve %d ids of kind %q", n, kind)
 	}

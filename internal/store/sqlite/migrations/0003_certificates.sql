@@ -1,0 +1,23 @@
+-- 承诺达标合格证: one per lot, never updated but for its ledger registration; a
+-- revocation is a record of its own. Both are leaves of the tamper-evident log.
+CREATE TABLE certificates (
+    id        INTEGER PRIMARY KEY,
+    serial    TEXT NOT NULL UNIQUE,
+    party_id  INTEGER NOT NULL,
+    lot_id    INTEGER NOT NULL UNIQUE,  -- one certificate per production batch
+    issued    INTEGER NOT NULL,
+    body      BLOB NOT NULL,            -- canonical bytes
+    signature BLOB NOT NULL,            -- the issuing party's Ed25519 signature of body
+    ledger_tx TEXT                      -- registration on the ledger (outbox until set)
+);
+CREATE INDEX certificates_party ON certificates (party_id, id);
+CREATE INDEX certificates_unregistered ON certificates (id) WHERE ledger_tx IS NULL;
+
+CREATE TABLE revocations (
+    certificate_id INTEGER PRIMARY KEY,
+    party_id       INTEGER NOT NULL,    -- the revoking party
+    created        INTEGER NOT NULL,
+    body           BLOB NOT NULL,       -- canonical bytes
+    ledger_tx      TEXT
+);
+CREATE INDEX revocations_unregistered ON revocations (certificate_id) WHERE ledger_tx IS NULL;
