@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -295,15 +293,5 @@ func (s *Server) eventReceipt(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if s.receipt == nil {
-		return &trace.Error{Kind: trace.KindNotFound, Code: "not_found", ZH: "本服务未配置上链回执", EN: "receipts are not served here"}
-	}
-	rc, err := s.receipt(r.Context(), "event", e.ID, e.Canonical)
-	if errors.Is(err, anchor.ErrPending) {
-		return trace.Conflict("", "pending_anchor", "已记录，待上链：该记录尚未被已上链的检查点覆盖，请稍后再试", "recorded, waiting to be anchored on the ledger; try again shortly")
-	}
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, rc)
+	return s.writeReceipt(w, r, "event", e.ID, e.Canonical)
 }

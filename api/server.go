@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/trace"
 )
@@ -30,6 +31,14 @@ type Config struct {
 	Status func(ctx context.Context, kind string, id int64) (anchor.Status, error)
 	// LogKey is the log's public verifier key, served at /.well-known/ganpin/log-key.
 	LogKey string
+	// Certs issues and revokes certificates; Keys are the issuers' keys, published at
+	// /.well-known/ganpin/issuer-keys.
+	Certs *cert.Service
+	Keys  *cert.Keys
+	// Base is the public base URL the certificates' QR codes point at.
+	Base string
+	// Pages serves every path the API does not (the web pages).
+	Pages http.Handler
 }
 
 // Server serves the API.
@@ -39,6 +48,9 @@ type Server struct {
 	metrics *metrics
 	receipt func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error)
 	status  func(ctx context.Context, kind string, id int64) (anchor.Status, error)
+	certs   *cert.Service
+	keys    *cert.Keys
+	base    string
 }
 
 // New returns the API handler.
@@ -48,7 +60,8 @@ func New(cfg Config) http.Handler {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg), receipt: cfg.Receipt, status: cfg.Status}
+	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg), receipt: cfg.Receipt, status: cfg.Status,
+		certs: cfg.Certs, keys: cfg.Keys, base: cfg.Base}
 
 	r := chi.NewRouter()
 	// Middleware, outermost first:
@@ -56,9 +69,13 @@ func New(cfg Config) http.Handler {
 	r.Use(s.metrics.instrument) // request counts and latencies by route
 	r.Use(logRequests)          // one structured log line per request
 	r.Use(middleware.Recoverer) // a panic becomes a 500, never a dead server
-	r.NotFound(handle(func(w http.ResponseWriter, r *http.Request) error {
+	notFound := handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &trace.Error{Kind: trace.KindNotFound, Code: "not_found", ZH: "页面不存在", EN: "no such resource"}
-	}))
+	})
+	r.NotFound(notFound)
+	if cfg.Pages != nil {
+		r.NotFound(cfg.Pages.ServeHTTP)
+	}
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusMethodNotAllowed, &trace.Error{Code: "method_not_allowed", ZH: "不支持该请求方法", EN: "method not allowed"})
 	})
@@ -70,6 +87,7 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte(cfg.LogKey + "\n"))
 	})
+	r.Get("/.well-known/ganpin/issuer-keys", handle(s.issuerKeys))
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/tokens", handle(s.login))
@@ -95,7 +113,14 @@ func New(cfg Config) http.Handler {
 			r.Post("/events/batch", handle(s.captureBatch))
 			r.Get("/events/{id}", handle(s.getEvent))
 			r.Get("/events/{id}/receipt", handle(s.eventReceipt))
+			r.Get("/certificates", handle(s.listCertificates))
+			r.Post("/certificates", handle(s.issueCertificate))
+			r.Post("/certificates/preview", handle(s.previewCertificate))
+			r.Get("/certificates/{id}", handle(s.getCertificate))
+			r.Post("/certificates/{id}/revoke", handle(s.revokeCertificate))
+			r.Get("/certificates/{id}/receipt", handle(s.certificateReceipt))
 		})
+		r.NotFound(notFound) // API paths never fall through to the pages
 	})
 	return r
 }

@@ -50,11 +50,38 @@ const (
 	EntrustedTest                    // 委托检测合格
 )
 
-// Bases lists every basis with its printed label, in printing order.
+// Bases lists every basis with its name in the API and its printed label, in printing order.
 var Bases = []struct {
-	Basis Basis
-	Label string
-}{{QualityControl, "质量安全控制符合要求"}, {SelfTested, "自行检测合格"}, {EntrustedTest, "委托检测合格"}}
+	Basis      Basis
+	Key, Label string
+}{{QualityControl, "quality_control", "质量安全控制符合要求"}, {SelfTested, "self_tested", "自行检测合格"}, {EntrustedTest, "entrusted_test", "委托检测合格"}}
+
+// ParseBasis returns the basis named by keys (see Bases).
+func ParseBasis(keys []string) (Basis, error) {
+	var b Basis
+next:
+	for _, k := range keys {
+		for _, x := range Bases {
+			if x.Key == k {
+				b |= x.Basis
+				continue next
+			}
+		}
+		return 0, trace.Invalid("bases", "unknown_basis", "承诺依据无效：%q", "unknown basis %q (quality_control, self_tested or entrusted_test)", k)
+	}
+	return b, nil
+}
+
+// Keys returns the API names of the bases b ticks.
+func (b Basis) Keys() []string {
+	var ks []string
+	for _, x := range Bases {
+		if b&x.Basis != 0 {
+			ks = append(ks, x.Key)
+		}
+	}
+	return ks
+}
 
 // Tested reports whether the basis includes a test, which then needs a report.
 func (b Basis) Tested() bool { return b&(SelfTested|EntrustedTest) != 0 }
@@ -87,7 +114,7 @@ type Certificate struct {
 	LotCode  string     `json:"lot_code"`
 	GTIN     string     `json:"gtin,omitempty"`  // the product's GTIN-14, when it has one
 	Units    int        `json:"units,omitempty"` // unit-level labels carry serials 1..Units
-	Product  string     `json:"product"` // 产品名称
+	Product  string     `json:"product"`         // 产品名称
 	Quantity float64    `json:"quantity"`
 	Unit     trace.Unit `json:"unit"`
 	Origin   string     `json:"origin"`            // 产地

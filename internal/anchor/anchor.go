@@ -19,10 +19,14 @@ type Ledger interface {
 	// last anchored one.
 	AnchorCheckpoint(ctx context.Context, signed []byte, proof [][]byte) (*chaincode.Anchor, chaincode.Receipt, error)
 	LatestCheckpoint(ctx context.Context, origin string) (*chaincode.Anchor, error)
+	RegisterCertificates(ctx context.Context, batch []chaincode.CertRegistration) (chaincode.Receipt, error)
+	RevokeCertificate(ctx context.Context, serial, reason string) (*chaincode.CertRegistration, chaincode.Receipt, error)
+	GetCertificate(ctx context.Context, serial string) (*chaincode.CertRegistration, error)
 }
 
-// Anchorer signs checkpoints of the log and anchors them through an outbox (the
-// checkpoints table): a ledger outage delays anchoring, never capture.
+// Anchorer signs checkpoints of the log and anchors them, and registers certificates
+// and their revocations, through outboxes (rows without their ledger transaction): a
+// ledger outage delays anchoring, never capture or issuance.
 type Anchorer struct {
 	db     sqldb.DB
 	key    *Key
@@ -63,8 +67,19 @@ func (a *Anchorer) Run(ctx context.Context) {
 	}
 }
 
-// Once anchors a checkpoint of the current tree if it grew since the last anchor.
+// Once anchors a checkpoint of the current tree if it grew since the last anchor, then
+// registers waiting certificates and revocations.
 func (a *Anchorer) Once(ctx context.Context) error {
+	if err := a.checkpoint(ctx); err != nil {
+		return err
+	}
+	if err := a.registerCertificates(ctx); err != nil {
+		return err
+	}
+	return a.revoke(ctx)
+}
+
+func (a *Anchorer) checkpoint(ctx context.Context) error {
 	tree, err := tlog.Current(ctx, a.db)
 	if err != nil {
 		return err

@@ -12,75 +12,28 @@ import (
 	"github.com/ganpin/ganpin/internal/tlog"
 )
 
-// Audit recomputes every event's leaf from its row and the tree from the leaves, and
-// checks them against the stored tree and the checkpoint anchored on the ledger
-// (nil: no anchored checkpoint to check against). It calls report for each
-// discrepancy, naming the row, and returns how many it found.
+// recordTables names each kind of log leaf's table and the canonical bytes it keeps.
+var recordTables = []struct{ kind, query string }{
+	{"event", `SELECT id, body FROM events ORDER BY id`},
+	{"certificate", `SELECT id, body FROM certificates ORDER BY id`},
+	{"revocation", `SELECT certificate_id, body FROM revocations ORDER BY certificate_id`},
+}
+
+// Audit recomputes every record's leaf (events, certificates, revocations) from its
+// row and the tree from the leaves, and checks them against the stored tree and the
+// checkpoint anchored on the ledger (nil: no anchored checkpoint to check against).
+// It calls report for each discrepancy, naming the row, and returns how many it found.
 func Audit(ctx context.Context, db sqldb.DB, anchored *chaincode.Anchor, report func(string)) (int, error) {
 	found := 0
 	bad := func(format string, args ...any) {
 		found++
 		report(fmt.Sprintf(format, args...))
 	}
-	// Records against their leaves: both streams in record order, merged.
-	evs, err := db.Query(ctx, `SELECT id, body FROM events ORDER BY id`)
-	if err != nil {
-		return 0, err
-	}
-	defer evs.Close()
-	lvs, err := db.Query(ctx, `SELECT record_id, idx, hash FROM log_leaves WHERE kind = 'event' ORDER BY record_id`)
-	if err != nil {
-		return 0, err
-	}
-	defer lvs.Close()
-	type leafRow struct {
-		id, idx int64
-		hash    []byte
-	}
-	nextLeaf := func() (*leafRow, error) {
-		if !lvs.Next() {
-			return nil, lvs.Err()
-		}
-		var l leafRow
-		return &l, lvs.Scan(&l.id, &l.idx, &l.hash)
-	}
-	leaf, err := nextLeaf()
-	if err != nil {
-		return 0, err
-	}
-	for evs.Next() {
-		var id int64
-		var body []byte
-		if err := evs.Scan(&id, &body); err != nil {
-			return found, err
-		}
-		for leaf != nil && leaf.id < id {
-			bad("log leaf %d: event %d was deleted", leaf.idx, leaf.id)
-			if leaf, err = nextLeaf(); err != nil {
-				return found, err
-			}
-		}
-		switch {
-		case leaf == nil || leaf.id > id:
-			bad("event %d: no log leaf records it", id)
-			continue
-		case !bytes.Equal(tlog.Hasher.HashLeaf(body), leaf.hash):
-			bad("event %d: its row was altered: it no longer matches log leaf %d", id, leaf.idx)
-		}
-		if leaf, err = nextLeaf(); err != nil {
+	for _, t := range recordTables {
+		if err := auditRecords(ctx, db, t.kind, t.query, bad); err != nil {
 			return found, err
 		}
 	}
-	if err := evs.Err(); err != nil {
-		return found, err
-	}
-	for ; leaf != nil; leaf, err = nextLeaf() {
-		bad("log leaf %d: event %d was deleted", leaf.idx, leaf.id)
-	}
-	if err != nil {
-		return found, err
-	}
-
 	// Leaves against the stored subtree roots, then the tree against the ledger.
 	tree, err := tlog.Current(ctx, db)
 	if err != nil {
@@ -143,4 +96,68 @@ func Audit(ctx context.Context, db sqldb.DB, anchored *chaincode.Anchor, report 
 		bad("the log's first %d leaves do not hash to the root anchored in ledger transaction %s", anchored.Size, anchored.TxID)
 	}
 	return found, nil
+}
+
+// auditRecords merges a kind's records and its leaves, both in record order, and
+// reports each record without its leaf, leaf without its record and altered record.
+func auditRecords(ctx context.Context, db sqldb.DB, kind, query string, bad func(string, ...any)) error {
+	recs, err := db.Query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer recs.Close()
+	lvs, err := db.Query(ctx, `SELECT record_id, idx, hash FROM log_leaves WHERE kind = $1 ORDER BY record_id`, kind)
+	if err != nil {
+		return err
+	}
+	defer lvs.Close()
+	type leafRow struct {
+		id, idx int64
+		hash    []byte
+	}
+	nextLeaf := func() (*leafRow, error) {
+		if !lvs.Next() {
+			return nil, lvs.Err()
+		}
+		var l leafRow
+		return &l, lvs.Scan(&l.id, &l.idx, &l.hash)
+	}
+	leaf, err := nextLeaf()
+	if err != nil {
+		return err
+	}
+	for recs.Next() {
+		var id int64
+		var body []byte
+		if err := recs.Scan(&id, &body); err != nil {
+			return err
+		}
+		for leaf != nil && leaf.id < id {
+			bad("log leaf %d: %s %d was deleted", leaf.idx, kind, leaf.id)
+			if leaf, err = nextLeaf(); err != nil {
+				return err
+			}
+		}
+		switch {
+		case leaf == nil || leaf.id > id:
+			bad("%s %d: no log leaf records it", kind, id)
+			continue
+		case !bytes.Equal(tlog.Hasher.HashLeaf(body), leaf.hash):
+			bad("%s %d: its row was altered: it no longer matches log leaf %d", kind, id, leaf.idx)
+		}
+		if leaf, err = nextLeaf(); err != nil {
+			return err
+		}
+	}
+	if err := recs.Err(); err != nil {
+		return err
+	}
+	for ; leaf != nil; leaf, err = nextLeaf() {
+		bad("log leaf %d: %s %d was deleted", leaf.idx, kind, leaf.id)
+	}
+	if err != nil {
+		return err
+	}
+
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -23,6 +24,15 @@ type Config struct {
 	LogOrigin   string        // the tamper-evident log's name, in its checkpoints
 	AnchorEvery time.Duration // how often a checkpoint is anchored on the ledger
 	Fabric      Fabric        // a Fabric network to anchor on; the embedded ledger when Peer is empty
+	BaseURL     string        // public base URL of QR codes and links, e.g. https://trace.example.cn
+}
+
+// PublicURL returns the public base URL: BaseURL, or listen when it is unset.
+func (c Config) PublicURL(listen string) string {
+	if c.BaseURL != "" {
+		return strings.TrimRight(c.BaseURL, "/")
+	}
+	return listen
 }
 
 // Fabric locates a Fabric network's gateway peer and the identity Ganpin submits with.
@@ -42,6 +52,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	env("GANPIN_ADDR", &c.Addr)
 	env("GANPIN_DATA", &c.DataDir)
 	env("GANPIN_DATABASE_URL", &c.DatabaseURL)
+	env("GANPIN_BASE_URL", &c.BaseURL)
 	c.Fabric = Fabric{Channel: "ganpin", Chaincode: "ganpin"}
 	for key, dst := range map[string]*string{"PEER": &c.Fabric.Peer, "TLS_CA": &c.Fabric.TLSCA, "SERVER_NAME": &c.Fabric.ServerName,
 		"MSP": &c.Fabric.MSP, "CERT": &c.Fabric.Cert, "KEY": &c.Fabric.Key, "CHANNEL": &c.Fabric.Channel, "CHAINCODE": &c.Fabric.Chaincode} {
@@ -54,6 +65,7 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (GANPIN_ADDR)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (GANPIN_DATA)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://… URL; empty for SQLite under the data directory (GANPIN_DATABASE_URL)")
+	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public base URL of QR codes and links; the listen address when empty (GANPIN_BASE_URL)")
 	fs.BoolVar(&c.Demo, "demo", false, "load the demo supply chain and print example links")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (GANPIN_LOG_LEVEL)")
 	fs.StringVar(&c.LogOrigin, "log-origin", c.LogOrigin, "the tamper-evident log's name; fixed once the node key exists")
@@ -90,6 +102,11 @@ func (c Config) Validate() error {
 	}
 	if f := c.Fabric; f.Peer != "" && (f.TLSCA == "" || f.MSP == "" || f.Cert == "" || f.Key == "" || f.Channel == "" || f.Chaincode == "") {
 		return errors.New("a Fabric peer needs --fabric-tls-ca, --fabric-msp, --fabric-cert, --fabric-key, --fabric-channel and --fabric-chaincode")
+	}
+	if b := c.BaseURL; b != "" {
+		if u, err := url.Parse(b); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+			return fmt.Errorf("base url %q: want http(s)://host[/path]", b)
+		}
 	}
 	if c.AnchorEvery < 100*time.Millisecond {
 		return fmt.Errorf("anchor interval %s: at least 100ms", c.AnchorEvery)

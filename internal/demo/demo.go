@@ -1,15 +1,20 @@
 // Package demo loads a deterministic, fictional 赣南脐橙 supply chain: three
 // cooperatives in 寻乌, 安远 and 信丰 with orchards, input applications that respect
 // their pre-harvest intervals, harvests, packing, a cold store in 章贡区 and
-// shipments to Shanghai and Shenzhen. Names, codes and registrations are invented.
+// shipments to Shanghai and Shenzhen, and certificates for the packed lots. Names,
+// codes and registrations are invented.
 package demo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -250,4 +255,70 @@ func (l *loader) load() error {
 func gtin(first12 string) string {
 	c, _ := trace.GS1Check(first12)
 	return first12 + string(c)
+}
+
+// Certified describes the certificates Certify issued.
+type Certified struct {
+	Issued  int
+	Revoked string // the serial of the revoked certificate
+	Units   string // the serial of the certificate with unit-level labels
+}
+
+// Certify issues a certificate for every box lot of the loaded demo, as each
+// cooperative's admin: the example lot's with unit-level serials for every box, and one
+// revoked, so that every state and layout can be seen.
+func Certify(ctx context.Context, svc *trace.Service, certs *cert.Service, example int64) (*Certified, error) {
+	out := &Certified{}
+	for _, c := range coops {
+		token, _, err := svc.Login(ctx, c.user, Password, "demo")
+		if err != nil {
+			return nil, err
+		}
+		a, err := svc.Authenticate(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		party, err := svc.Party(ctx, a, a.PartyID)
+		if err != nil {
+			return nil, err
+		}
+		var lots []trace.Lot
+		for p := (trace.Page{Limit: 1000}); ; {
+			page, err := svc.Lots(ctx, a, p)
+			if err != nil {
+				return nil, err
+			}
+			lots = append(lots, page...)
+			if len(page) < p.Limit {
+				break
+			}
+			p.After = page[len(page)-1].ID
+		}
+		slices.SortFunc(lots, func(x, y trace.Lot) int { return cmp.Compare(x.ID, y.ID) })
+		for _, l := range lots {
+			if l.OwnerID != a.PartyID || l.Unit != trace.Box {
+				continue
+			}
+			req := cert.Request{Lot: l.ID, Quantity: l.Quantity, Contact: party.Contact, Template: cert.Producer,
+				Basis: cert.QualityControl | cert.SelfTested, Report: "自检-" + strings.TrimSuffix(strings.TrimSuffix(l.Code, "-5K"), "-GB")}
+			if l.ID == example {
+				req.Units = int(l.Quantity)
+			}
+			issued, err := certs.Issue(ctx, a, req)
+			if err != nil {
+				return nil, fmt.Errorf("demo certificate for lot %s: %w", l.Code, err)
+			}
+			out.Issued++
+			if l.ID == example {
+				out.Units = issued.Serial
+			}
+			if out.Revoked == "" && c.user == "anyuan" && strings.HasSuffix(l.Code, "-GB") {
+				if _, err := certs.Revoke(ctx, a, issued.ID, "礼盒标签印错，已召回重新包装"); err != nil {
+					return nil, err
+				}
+				out.Revoked = issued.Serial
+			}
+		}
+	}
+	return out, nil
 }

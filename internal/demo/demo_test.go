@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/internal/demo"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store"
@@ -22,6 +23,27 @@ func TestDemo(t *testing.T) {
 		res, err := demo.Load(ctx, svc)
 		if err != nil {
 			t.Fatal(err)
+		}
+		keys, err := cert.LoadKeys(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs := cert.NewService(cert.Config{Store: st, Keys: keys})
+		cs, err := demo.Certify(ctx, svc, certs, res.ExampleLot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs.Issued < 100 || cs.Revoked == "" || cs.Units == "" {
+			t.Fatalf("demo certificates: %+v", cs)
+		}
+		for serial, want := range map[string]string{cs.Revoked: "revoked", cs.Units: "valid"} {
+			c, err := certs.BySerial(ctx, serial)
+			if err != nil || c.Status() != want {
+				t.Fatalf("certificate %s: %v, want %s", serial, err, want)
+			}
+			if serial == cs.Units && (c.LotID != res.ExampleLot || c.Units != int(c.Quantity)) {
+				t.Fatalf("unit-level certificate %+v", c.Certificate)
+			}
 		}
 		if res.Events < 2000 || res.ExampleLot == 0 {
 			t.Fatalf("demo: %d events, example lot %d", res.Events, res.ExampleLot)
