@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ganpin/ganpin/api"
+	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store"
 	"github.com/ganpin/ganpin/internal/testdb"
@@ -39,7 +40,12 @@ func newEnv(t *testing.T, db sqldb.DB) *env {
 		t.Fatal(err)
 	}
 	svc := trace.NewService(st, nil)
-	srv := httptest.NewServer(api.New(api.Config{Service: svc, Ready: func(ctx context.Context) error { _, err := sqldb.Version(ctx, db); return err }}))
+	keys, err := cert.LoadKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(api.Config{Service: svc, Ready: func(ctx context.Context) error { _, err := sqldb.Version(ctx, db); return err },
+		Certs: cert.NewService(cert.Config{Store: st, Keys: keys}), Keys: keys, Base: "https://t.example.cn"}))
 	t.Cleanup(srv.Close)
 	e := &env{t: t, db: db, url: srv.URL}
 	root := trace.Actor{Roles: []trace.Role{trace.RoleAdmin}}
