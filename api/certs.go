@@ -157,7 +157,8 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request) error
 	})
 }
 
-// certificateReceipt answers the receipt that proves a certificate is in the anchored log.
+// certificateReceipt answers the receipt that proves a certificate is in the anchored
+// log, with its issuer's signature and, when revoked, the revocation's receipt.
 func (s *Server) certificateReceipt(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -167,21 +168,43 @@ func (s *Server) certificateReceipt(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return s.writeReceipt(w, r, "certificate", c.ID, c.Canonical)
+	rc, err := s.buildReceipt(r.Context(), "certificate", c.ID, c.Canonical)
+	if err != nil {
+		return err
+	}
+	rc.Signature, rc.IssuerKey = c.Signature, s.keys.Public(c.PartyID)
+	if c.Revocation != nil {
+		record := c.Revocation.Canonical()
+		rev, err := s.buildReceipt(r.Context(), "revocation", c.ID, record)
+		if trace.KindOf(err) == trace.KindConflict { // recorded, not yet anchored: the record alone
+			rev, err = &anchor.Receipt{Format: "ganpin-receipt/1", Kind: "revocation", ID: c.ID, Record: record}, nil
+		}
+		if err != nil {
+			return err
+		}
+		rc.Revocation = rev
+	}
+	return writeJSON(w, http.StatusOK, rc)
 }
 
 func (s *Server) writeReceipt(w http.ResponseWriter, r *http.Request, kind string, id int64, record []byte) error {
-	if s.receipt == nil {
-		return &trace.Error{Kind: trace.KindNotFound, Code: "not_found", ZH: "本服务未配置上链回执", EN: "receipts are not served here"}
-	}
-	rc, err := s.receipt(r.Context(), kind, id, record)
-	if errors.Is(err, anchor.ErrPending) {
-		return trace.Conflict("", "pending_anchor", "已记录，待上链：该记录尚未被已上链的检查点覆盖，请稍后再试", "recorded, waiting to be anchored on the ledger; try again shortly")
-	}
+	rc, err := s.buildReceipt(r.Context(), kind, id, record)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, rc)
+}
+
+// buildReceipt returns a record's receipt; a conflict while it waits to be anchored.
+func (s *Server) buildReceipt(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
+	if s.receipt == nil {
+		return nil, &trace.Error{Kind: trace.KindNotFound, Code: "not_found", ZH: "本服务未配置上链回执", EN: "receipts are not served here"}
+	}
+	rc, err := s.receipt(ctx, kind, id, record)
+	if errors.Is(err, anchor.ErrPending) {
+		return nil, trace.Conflict("", "pending_anchor", "已记录，待上链：该记录尚未被已上链的检查点覆盖，请稍后再试", "recorded, waiting to be anchored on the ledger; try again shortly")
+	}
+	return rc, err
 }
 
 // issuerKeys publishes the issuing parties' public keys, which verify certificate signatures.

@@ -2,9 +2,12 @@ package anchor
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 
@@ -29,6 +32,12 @@ type Receipt struct {
 		TxID  string `json:"tx_id"`
 		Block uint64 `json:"block"`
 	} `json:"ledger"`
+	// A certificate's receipt also carries its issuer's signature and key and, once it
+	// is revoked, the revocation's own receipt (its record alone while it waits to be
+	// anchored).
+	Signature  []byte   `json:"signature,omitempty"`
+	IssuerKey  []byte   `json:"issuer_key,omitempty"`
+	Revocation *Receipt `json:"revocation,omitempty"`
 }
 
 // ErrPending reports a record not yet covered by an anchored checkpoint (已记录，待上链).
@@ -68,6 +77,7 @@ type Step struct {
 
 // Verify checks a receipt step by step with the log's verifier key (the receipt's own
 // when vkey is empty) and returns every step; the receipt is valid when none failed.
+// A revoked certificate fails its last step, with the reason.
 func Verify(raw []byte, vkey string) (*Receipt, []Step) {
 	var r Receipt
 	steps := []Step{{Name: "parse the receipt"}}
@@ -78,20 +88,39 @@ func Verify(raw []byte, vkey string) (*Receipt, []Step) {
 		steps[0].Err = err
 		return nil, steps
 	}
+	steps = append(steps, r.verify(vkey)...)
+	if r.Kind == "certificate" && !failed(steps) {
+		steps = append(steps, r.verifyCertificate(vkey)...)
+	}
+	return &r, steps
+}
+
+func failed(steps []Step) bool {
+	for _, s := range steps {
+		if s.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// verify checks the record's inclusion in the checkpointed, anchored tree.
+func (r *Receipt) verify(vkey string) []Step {
 	if vkey == "" {
 		vkey = r.LogKey
 	}
+	var steps []Step
 	cp, err := chaincode.OpenCheckpoint([]byte(r.Checkpoint), vkey)
 	steps = append(steps, Step{Name: "checkpoint signed by the log key " + vkey, Err: err})
 	if err != nil {
-		return &r, steps
+		return steps
 	}
 	if cp.Size != r.TreeSize {
 		err = fmt.Errorf("the checkpoint covers %d leaves, the proof %d", cp.Size, r.TreeSize)
 	}
 	steps = append(steps, Step{Name: fmt.Sprintf("checkpoint of %s at size %d", cp.Origin, cp.Size), Err: err})
 	if err != nil {
-		return &r, steps
+		return steps
 	}
 	leaf := tlog.Hasher.HashLeaf(r.Record)
 	err = proof.VerifyInclusion(tlog.Hasher, r.LeafIndex, r.TreeSize, leaf, r.Inclusion, cp.Root)
@@ -99,8 +128,36 @@ func Verify(raw []byte, vkey string) (*Receipt, []Step) {
 	if r.Ledger.TxID == "" {
 		err = errors.New("no ledger transaction")
 	}
-	steps = append(steps, Step{Name: fmt.Sprintf("anchored in ledger transaction %s, block %d", r.Ledger.TxID, r.Ledger.Block), Err: err})
-	return &r, steps
+	return append(steps, Step{Name: fmt.Sprintf("anchored in ledger transaction %s, block %d", r.Ledger.TxID, r.Ledger.Block), Err: err})
+}
+
+// verifyCertificate checks the issuer's signature and that no revocation is known.
+func (r *Receipt) verifyCertificate(vkey string) []Step {
+	var err error
+	if len(r.IssuerKey) != ed25519.PublicKeySize || !ed25519.Verify(r.IssuerKey, r.Record, r.Signature) {
+		err = errors.New("the signature does not match the certificate and the issuer's key")
+	}
+	steps := []Step{{Name: fmt.Sprintf("signed by the issuer's key %s", base64.StdEncoding.EncodeToString(r.IssuerKey)), Err: err}}
+	if err != nil || r.Revocation == nil {
+		return steps
+	}
+	rv := r.Revocation
+	var rec struct {
+		Certificate int64
+		Reason      string
+		Time        time.Time
+	}
+	if err := json.Unmarshal(rv.Record, &rec); err != nil || rv.Kind != "revocation" || rec.Certificate != r.ID {
+		return append(steps, Step{Name: "read the revocation", Err: fmt.Errorf("not a revocation of certificate %d", r.ID)})
+	}
+	if rv.Checkpoint != "" {
+		for _, s := range rv.verify(vkey) {
+			s.Name = "revocation: " + s.Name
+			steps = append(steps, s)
+		}
+	}
+	return append(steps, Step{Name: "the certificate is in force",
+		Err: fmt.Errorf("REVOKED (已撤销) on %s: %s", rec.Time.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04"), rec.Reason)})
 }
 
 // Status says where a record stands in the log: its leaf index and whether an
