@@ -1,0 +1,157 @@
+// Package pdf prints 承诺达标合格证 (cert.Certificate) as PDF with go-pdf/fpdf:
+// an A6 certificate, an 80×60 mm thermal label, or A4 sheets of labels.
+//
+// Text is set in an embedded WenQuanYi Micro Hei cut to GB 2312; each document
+// embeds only the glyphs it prints. The QR code and the tick boxes are vector
+// shapes.
+package pdf
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-pdf/fpdf"
+
+	"github.com/ganpin/ganpin/cert"
+	"github.com/ganpin/ganpin/trace"
+)
+
+// Layout is a paper format.
+type Layout string
+
+// Layouts.
+const (
+	A6       Layout = "a6"        // one certificate per A6 page
+	Thermal  Layout = "label"     // one 80×60 mm thermal label per page
+	Sheet2x5 Layout = "sheet-2x5" // A4 sheets of 10 labels, 105×59.4 mm
+	Sheet3x8 Layout = "sheet-3x8" // A4 sheets of 24 labels, 70×37.1 mm
+)
+
+// ParseLayout returns the layout named s, or an invalid-input error.
+func ParseLayout(s string) (Layout, error) {
+	if _, ok := geometries[Layout(s)]; !ok {
+		return "", trace.Invalid("layout", "unknown_layout", "未知的打印版式：%q（可用 a6、label、sheet-2x5、sheet-3x8）",
+			"unknown layout %q (use a6, label, sheet-2x5 or sheet-3x8)", s)
+	}
+	return Layout(s), nil
+}
+
+// Label is one printed certificate.
+type Label struct {
+	Cert  *cert.Certificate
+	QR    string // what the QR code holds, a full URL
+	Short string // printed under the QR code, e.g. trace.example.cn/c/GP26000123
+	Unit  string // the unit serial on unit-level labels, else ""
+}
+
+// Render writes a PDF of labels to w: a page per label on a6 and label; sheets
+// are filled row by row, a new page when full. It returns an invalid-input error
+// naming the field when a label's text cannot fit the layout legibly, or when
+// there is no label.
+func Render(w io.Writer, layout Layout, labels []Label) error {
+	g, ok := geometries[layout]
+	if !ok {
+		_, err := ParseLayout(string(layout))
+		return err
+	}
+	if len(labels) == 0 {
+		return trace.Invalid("labels", "no_labels", "没有要打印的合格证", "nothing to print")
+	}
+	f := embedded()
+	cells := make([]cell, len(labels))
+	for i := range labels {
+		c, err := g.layOut(f, &labels[i])
+		if err != nil {
+			return err
+		}
+		cells[i] = c
+	}
+
+	doc := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: g.page})
+	doc.SetAutoPageBreak(false, 0)
+	doc.SetMargins(0, 0, 0)
+	doc.SetCatalogSort(true)
+	doc.SetCreationDate(created(labels))
+	doc.AddUTF8FontFromBytes(fontName, "", f.subset(usedRunes(cells)))
+	doc.SetFont(fontName, "", 10)
+	per := g.cols * g.rows
+	for i, c := range cells {
+		if i%per == 0 {
+			doc.AddPage()
+		}
+		x := float64(i%g.cols) * g.cell.Wd
+		y := float64(i%per/g.cols) * g.cell.Ht
+		c.draw(doc, x, y)
+	}
+	if err := doc.Output(w); err != nil {
+		return fmt.Errorf("pdf: %w", err)
+	}
+	return nil
+}
+
+const fontName = "wqy"
+
+// created is the document date: the latest issue time, so that the same labels
+// give the same bytes.
+func created(labels []Label) time.Time {
+	var t time.Time
+	for _, l := range labels {
+		if l.Cert.Issued.After(t) {
+			t = l.Cert.Issued
+		}
+	}
+	return t
+}
+
+func usedRunes(cells []cell) []rune {
+	seen := map[string]bool{}
+	var rs []rune
+	for _, c := range cells {
+		for _, o := range c.ops {
+			if o.text != "" && !seen[o.text] {
+				seen[o.text] = true
+				rs = append(rs, []rune(o.text)...)
+			}
+		}
+	}
+	return rs
+}
+
+// quantity formats q to at most 3 decimals, without trailing zeros.
+func quantity(q float64) string {
+	return strconv.FormatFloat(math.Round(q*1000)/1000, 'f', -1, 64)
+}
+
+// chinaTime is 中国标准时间 (Asia/Shanghai, UTC+8 without daylight saving since 1991).
+var chinaTime = time.FixedZone("CST", 8*3600)
+
+func issued(t time.Time) string { return t.In(chinaTime).Format("2006-01-02 15:04") }
+
+// upstreamLine lists a buyer's upstream certificates: their count and as many
+// serials as fit in maxWidth (ending in 等 when some are left out).
+func upstreamLine(ups []cert.Upstream, fits func(string) bool) string {
+	var serials []string
+	for _, u := range ups {
+		if u.Serial != "" {
+			serials = append(serials, u.Serial)
+		}
+	}
+	head := fmt.Sprintf("已收取上游合格证%d张", len(ups))
+	if len(serials) == 0 {
+		return head
+	}
+	for n := len(serials); n > 0; n-- {
+		s := head + "：" + strings.Join(serials[:n], "、")
+		if n < len(serials) {
+			s += "等"
+		}
+		if fits(s) {
+			return s
+		}
+	}
+	return head
+}
