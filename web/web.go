@@ -1,0 +1,107 @@
+// Package web is the producer console (生产者控制台): server-rendered pages with which
+// a cooperative's clerk records orchard work, harvests, packing, storage and shipping
+// on a phone or a PC. Every rule lives in trace.Service; the console only turns forms
+// into service calls and service errors into pages. Chinese first, no JavaScript.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/ganpin/ganpin/trace"
+)
+
+// Config holds the console's dependencies.
+type Config struct {
+	Service *trace.Service
+	Base    string // public base URL for QR codes and links, e.g. http://127.0.0.1:8080
+	Secure  bool   // set the Secure flag on cookies (served over https)
+}
+
+// server serves the console.
+type server struct {
+	svc    *trace.Service
+	base   string
+	secure bool
+	pages  *pages
+	origin *http.CrossOriginProtection
+}
+
+// New returns the console handler: it serves /console/... and redirects / to /console/.
+func New(cfg Config) http.Handler {
+	s := &server{svc: cfg.Service, base: strings.TrimRight(cfg.Base, "/"), secure: cfg.Secure, pages: loadPages()}
+	s.origin = http.NewCrossOriginProtection()
+	s.origin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, errCrossOrigin)
+	}))
+
+	mux := http.NewServeMux()
+	// Public pages.
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	})
+	mux.Handle("GET /console/static/", staticHandler())
+	mux.Handle("GET /favicon.ico", http.RedirectHandler(iconPath, http.StatusMovedPermanently))
+	mux.Handle("GET /console/login", s.handle(s.loginPage))
+	mux.Handle("POST /console/login", s.handle(s.login))
+
+	// Pages for a signed-in producer (s.session: cookie → actor, role check, CSRF on POST).
+	mux.Handle("POST /console/logout", s.session(s.logout))
+	mux.Handle("GET /console/{$}", s.session(s.home))
+	mux.Handle("GET /console/lots", s.session(s.lots))
+	mux.Handle("GET /console/lots/{id}", s.session(s.lot))
+	mux.Handle("GET /console/events/{id}", s.session(s.event))
+	mux.Handle("GET /console/record/{kind}", s.session(s.recordForm))
+	mux.Handle("POST /console/record/{kind}", s.session(s.record))
+
+	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errPageNotFound }))
+
+	// Middleware, outermost first:
+	var h http.Handler = mux
+	h = s.origin.Handler(h) // refuse cross-origin POSTs (Sec-Fetch-Site / Origin), login included
+	h = securityHeaders(h)  // CSP without scripts, no framing, no sniffing
+	h = recoverPanics(h)    // a panic becomes a 500 page, never a dead server
+	return h
+}
+
+// handlerFunc is a console handler: it writes a page or returns an error for renderError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc; its error is rendered as a page.
+func (s *server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.renderError(w, r, err)
+		}
+	})
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func recoverPanics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.ErrorContext(r.Context(), "console panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+				http.Error(w, "服务器内部错误 internal server error", http.StatusInternalServerError)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,732 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/ganpin/ganpin/internal/demo"
+	"github.com/ganpin/ganpin/internal/sqldb"
+	"github.com/ganpin/ganpin/internal/store"
+	"github.com/ganpin/ganpin/internal/testdb"
+	"github.com/ganpin/ganpin/trace"
+	"github.com/ganpin/ganpin/web"
+)
+
+// env is a console over a migrated SQLite database holding the demo supply chain.
+type env struct {
+	t    *testing.T
+	db   sqldb.DB
+	svc  *trace.Service
+	demo *demo.Result
+	url  string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db := testdb.SQLite(t)
+	st, err := store.New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := trace.NewService(st, nil)
+	res, err := demo.Load(ctx, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.New(web.Config{Service: svc, Base: "http://127.0.0.1:8080"}))
+	t.Cleanup(srv.Close)
+	return &env{t: t, db: db, svc: svc, demo: res, url: srv.URL}
+}
+
+func (e *env) count(table string) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// lotID returns the ID of a lot by its code.
+func (e *env) lotID(code string) int64 {
+	e.t.Helper()
+	var id int64
+	if err := e.db.QueryRow(context.Background(), `SELECT id FROM lots WHERE code = $1`, code).Scan(&id); err != nil {
+		e.t.Fatalf("lot %s: %v", code, err)
+	}
+	return id
+}
+
+// client is a browser-like HTTP client with a cookie jar that does not follow redirects.
+type client struct {
+	t   *testing.T
+	e   *env
+	hc  *http.Client
+	jar *cookiejar.Jar
+}
+
+func (e *env) client(t *testing.T) *client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, e: e, jar: jar, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status int
+	header http.Header
+	body   string
+	doc    *html.Node
+}
+
+func (c *client) do(req *http.Request) page {
+	c.t.Helper()
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p := page{status: res.StatusCode, header: res.Header, body: string(b)}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		if p.doc, err = html.Parse(strings.NewReader(p.body)); err != nil {
+			c.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		}
+	}
+	return p
+}
+
+func (c *client) get(path string) page {
+	c.t.Helper()
+	req, _ := http.NewRequest("GET", c.e.url+path, nil)
+	return c.do(req)
+}
+
+func (c *client) post(path string, form url.Values, header ...string) page {
+	c.t.Helper()
+	req, _ := http.NewRequest("POST", c.e.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return c.do(req)
+}
+
+// follow GETs the target of a redirect, failing when p is not a 303.
+func (c *client) follow(p page) page {
+	c.t.Helper()
+	if p.status != http.StatusSeeOther {
+		c.t.Fatalf("status %d, want 303; body:\n%s", p.status, text(p.doc))
+	}
+	return c.get(p.header.Get("Location"))
+}
+
+func (c *client) login(user string) {
+	c.t.Helper()
+	p := c.post("/console/login", url.Values{"username": {user}, "password": {demo.Password}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/" {
+		c.t.Fatalf("login %s: status %d, location %q", user, p.status, p.header.Get("Location"))
+	}
+}
+
+// form returns the values a browser would submit with the form whose action is path on
+// page p: hidden fields, text inputs, checked boxes and selected options.
+func (c *client) form(p page, action string) url.Values {
+	c.t.Helper()
+	f := first(p.doc, func(n *html.Node) bool { return n.Data == "form" && attr(n, "action") == action })
+	if f == nil {
+		c.t.Fatalf("no form for %s", action)
+	}
+	v := url.Values{}
+	for _, n := range all(f, func(n *html.Node) bool { return n.Type == html.ElementNode }) {
+		name := attr(n, "name")
+		if name == "" {
+			continue
+		}
+		switch n.Data {
+		case "input":
+			switch attr(n, "type") {
+			case "checkbox", "radio":
+				if hasAttr(n, "checked") {
+					v.Add(name, attr(n, "value"))
+				}
+			case "submit":
+			default:
+				v.Set(name, attr(n, "value"))
+			}
+		case "textarea":
+			v.Set(name, text(n))
+		case "select":
+			opts := all(n, func(o *html.Node) bool { return o.Data == "option" })
+			for i, o := range opts {
+				if hasAttr(o, "selected") || i == 0 {
+					v.Set(name, attr(o, "value"))
+				}
+			}
+		}
+	}
+	return v
+}
+
+// HTML helpers.
+
+func all(n *html.Node, match func(*html.Node) bool) []*html.Node {
+	var out []*html.Node
+	if n == nil {
+		return nil
+	}
+	for d := range n.Descendants() {
+		if d.Type == html.ElementNode && match(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func first(n *html.Node, match func(*html.Node) bool) *html.Node {
+	if ns := all(n, match); len(ns) > 0 {
+		return ns[0]
+	}
+	return nil
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func hasAttr(n *html.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func hasClass(n *html.Node, class string) bool {
+	for _, c := range strings.Fields(attr(n, "class")) {
+		if c == class {
+			return true
+		}
+	}
+	return false
+}
+
+func text(n *html.Node) string {
+	if n == nil {
+		return ""
+	}
+	var b strings.Builder
+	for d := range n.Descendants() {
+		if d.Type == html.TextNode {
+			b.WriteString(d.Data)
+		}
+	}
+	if n.Type == html.TextNode {
+		b.WriteString(n.Data)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+func byClass(n *html.Node, class string) []*html.Node {
+	return all(n, func(d *html.Node) bool { return hasClass(d, class) })
+}
+
+// fieldError returns the error shown in the .field that holds the control named name.
+func fieldError(t *testing.T, p page, name string) string {
+	t.Helper()
+	for _, f := range byClass(p.doc, "field") {
+		if attr(f, "data-name") == name {
+			if e := byClass(f, "error"); len(e) > 0 {
+				return text(e[0])
+			}
+			return ""
+		}
+	}
+	t.Fatalf("no field %s on the page", name)
+	return ""
+}
+
+func inputValue(p page, name string) string {
+	if n := first(p.doc, func(n *html.Node) bool { return attr(n, "name") == name && n.Data == "input" }); n != nil {
+		return attr(n, "value")
+	}
+	return ""
+}
+
+func nowCST() time.Time { return time.Now().In(time.FixedZone("CST", 8*3600)) }
+
+// orchard returns an orchard of xunwu's as a form value.
+func (e *env) orchard(i int) string {
+	e.t.Helper()
+	var id int64
+	if err := e.db.QueryRow(context.Background(), `SELECT s.id FROM sites s JOIN users u ON u.party_id = s.party_id WHERE u.username = 'xunwu' AND s.kind = 'orchard' ORDER BY s.id LIMIT 1 OFFSET $1`, i).Scan(&id); err != nil {
+		e.t.Fatal(err)
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+func TestConsole(t *testing.T) {
+	e := newEnv(t)
+
+	t.Run("signed out", func(t *testing.T) {
+		c := e.client(t)
+		p := c.get("/console/lots")
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/login?next=%2Fconsole%2Flots" {
+			t.Errorf("GET /console/lots signed out: %d to %q", p.status, p.header.Get("Location"))
+		}
+		if p := c.get("/"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/" {
+			t.Errorf("GET /: %d to %q", p.status, p.header.Get("Location"))
+		}
+		p = c.get("/console/login")
+		if p.status != 200 {
+			t.Fatalf("login page: %d", p.status)
+		}
+		if h := first(p.doc, func(n *html.Node) bool { return n.Data == "html" }); attr(h, "lang") != "zh-CN" {
+			t.Errorf("html lang = %q", attr(h, "lang"))
+		}
+		for _, id := range []string{"username", "password"} {
+			if first(p.doc, func(n *html.Node) bool { return n.Data == "label" && attr(n, "for") == id }) == nil {
+				t.Errorf("no label for %s", id)
+			}
+		}
+		if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") {
+			t.Errorf("CSP = %q", csp)
+		}
+		css := c.get(strings.TrimPrefix(attr(first(p.doc, func(n *html.Node) bool { return n.Data == "link" && attr(n, "rel") == "stylesheet" }), "href"), e.url))
+		if css.status != 200 || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") || !strings.Contains(css.body, "@media") {
+			t.Errorf("stylesheet: %d %s", css.status, css.header.Get("Content-Type"))
+		}
+		if p := c.get("/console/nope"); p.status != 404 || !strings.Contains(text(p.doc), "页面不存在") {
+			t.Errorf("unknown page: %d", p.status)
+		}
+	})
+
+	t.Run("login failure", func(t *testing.T) {
+		c := e.client(t)
+		var msgs []string
+		for _, form := range []url.Values{
+			{"username": {"xunwu"}, "password": {"wrong password"}},
+			{"username": {"nobody-here"}, "password": {"wrong password"}},
+		} {
+			p := c.post("/console/login", form)
+			if p.status != http.StatusUnauthorized {
+				t.Errorf("login %s: status %d, want 401", form.Get("username"), p.status)
+			}
+			if len(p.header.Values("Set-Cookie")) != 0 {
+				t.Errorf("login %s set a cookie: %v", form.Get("username"), p.header.Values("Set-Cookie"))
+			}
+			alert := byClass(p.doc, "alert")
+			if len(alert) == 0 {
+				t.Fatalf("login %s: no alert", form.Get("username"))
+			}
+			msgs = append(msgs, text(alert[0]))
+			if inputValue(p, "username") != form.Get("username") {
+				t.Errorf("username not kept: %q", inputValue(p, "username"))
+			}
+		}
+		if !strings.Contains(msgs[0], "用户名或密码错误") || msgs[0] != msgs[1] {
+			t.Errorf("messages for a wrong password and an unknown user: %q, %q; want the same Chinese message", msgs[0], msgs[1])
+		}
+	})
+
+	t.Run("login and lots", func(t *testing.T) {
+		c := e.client(t)
+		p := c.post("/console/login", url.Values{"username": {"xunwu"}, "password": {demo.Password}, "next": {"/console/lots"}})
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/lots" {
+			t.Fatalf("login: %d to %q", p.status, p.header.Get("Location"))
+		}
+		ck := p.header.Get("Set-Cookie")
+		for _, want := range []string{"ganpin_session=gp_", "HttpOnly", "SameSite=Lax", "Path=/"} {
+			if !strings.Contains(ck, want) {
+				t.Errorf("session cookie %q lacks %q", ck, want)
+			}
+		}
+		if strings.Contains(ck, "Secure") {
+			t.Errorf("cookie Secure without Config.Secure: %q", ck)
+		}
+		p = c.follow(p)
+		cards := byClass(p.doc, "lot")
+		if len(cards) != 30 {
+			t.Fatalf("lots page shows %d lots, want 30", len(cards))
+		}
+		for _, card := range cards {
+			code := text(byClass(card, "code")[0])
+			if !strings.HasPrefix(code, "XW-") {
+				t.Errorf("lot %s on xunwu's list", code)
+			}
+			if q := text(byClass(card, "qty")[0]); !strings.Contains(q, "箱") && !strings.Contains(q, "公斤") {
+				t.Errorf("lot %s quantity %q has no Chinese unit", code, q)
+			}
+		}
+		next := first(p.doc, func(n *html.Node) bool { return attr(n, "rel") == "next" })
+		if next == nil {
+			t.Fatal("no next page link")
+		}
+		p2 := c.get(attr(next, "href"))
+		c2 := byClass(p2.doc, "lot")
+		if len(c2) == 0 || text(byClass(c2[0], "code")[0]) == text(byClass(cards[0], "code")[0]) {
+			t.Errorf("the second page does not go on from the first")
+		}
+		if p := c.get("/console/lots?after=x"); p.status != 400 {
+			t.Errorf("bad cursor: %d, want 400", p.status)
+		}
+	})
+
+	t.Run("lot timeline", func(t *testing.T) {
+		c := e.client(t)
+		c.login("xunwu")
+		p := c.get("/console/lots/" + strconv.FormatInt(e.demo.ExampleLot, 10))
+		if p.status != 200 {
+			t.Fatalf("example lot: %d", p.status)
+		}
+		var labels []string
+		for _, ev := range byClass(p.doc, "ev") {
+			labels = append(labels, text(first(ev, func(n *html.Node) bool { return n.Data == "b" })))
+		}
+		// The box lot is made by packing, then shipped to the cold store, received,
+		// stored, shipped to Shanghai and received there.
+		want := "分选包装 发运 收货 入库贮存 发运 收货"
+		if got := strings.Join(labels, " "); got != want {
+			t.Errorf("timeline %q, want %q", got, want)
+		}
+		if !strings.Contains(text(p.doc), "寻乌县澄江脐橙专业合作社") {
+			t.Error("the owner is not named")
+		}
+	})
+
+	t.Run("other party", func(t *testing.T) {
+		c := e.client(t)
+		c.login("xunwu")
+		other := e.lotID("AY-1103-001")
+		if p := c.get("/console/lots/" + strconv.FormatInt(other, 10)); p.status != 404 {
+			t.Errorf("another party's lot: %d, want 404", p.status)
+		}
+		var ev int64
+		e.db.QueryRow(context.Background(), `SELECT event_id FROM lots WHERE id = $1`, other).Scan(&ev)
+		if p := c.get("/console/events/" + strconv.FormatInt(ev, 10)); p.status != 404 {
+			t.Errorf("another party's event: %d, want 404", p.status)
+		}
+		// Shipping another party's lot is refused next to the lot list, without its
+		// code (which xunwu may not read), and nothing is written.
+		form := c.form(c.get("/console/record/shipping"), "/console/record/shipping")
+		form.Set("shipping.lots", strconv.FormatInt(other, 10))
+		form.Set("shipping.to", e.orchard(0))
+		before := e.count("events")
+		p := c.post("/console/record/shipping", form)
+		if p.status != http.StatusForbidden {
+			t.Errorf("shipping another party's lot: %d, want 403", p.status)
+		}
+		if msg := fieldError(t, p, "shipping.lots"); !strings.Contains(msg, "该批次不在本主体名下") || !strings.Contains(msg, "第1项") || strings.Contains(msg, "AY-1103-001") {
+			t.Errorf("lots error %q", msg)
+		}
+		if n := e.count("events"); n != before {
+			t.Errorf("events %d → %d", before, n)
+		}
+	})
+
+	t.Run("not a producer", func(t *testing.T) {
+		for _, user := range []string{"inspector", "coldchain"} {
+			c := e.client(t)
+			p := c.post("/console/login", url.Values{"username": {user}, "password": {demo.Password}})
+			if p.status != http.StatusForbidden || !strings.Contains(text(p.doc), "没有生产者角色") {
+				t.Errorf("%s: %d %q", user, p.status, text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "alert") })))
+			}
+			if u, _ := url.Parse(e.url); len(c.jar.Cookies(u)) != 0 {
+				t.Errorf("%s got a session cookie", user)
+			}
+		}
+	})
+
+	t.Run("harvest", func(t *testing.T) {
+		c := e.client(t)
+		c.login("xunwu-clerk")
+		p := c.get("/console/record/harvest")
+		if p.status != 200 {
+			t.Fatalf("harvest form: %d", p.status)
+		}
+		good := c.form(p, "/console/record/harvest")
+		if good.Get("csrf") == "" || good.Get("idem") == "" {
+			t.Fatalf("form lacks csrf or idem: %v", good)
+		}
+		if _, err := time.ParseInLocation("2006-01-02T15:04", good.Get("time"), time.UTC); err != nil {
+			t.Errorf("time default %q: %v", good.Get("time"), err)
+		}
+		// Every visible control has a label.
+		for _, in := range all(p.doc, func(n *html.Node) bool {
+			return (n.Data == "input" && attr(n, "type") != "hidden" && attr(n, "type") != "checkbox") || n.Data == "select" || n.Data == "textarea"
+		}) {
+			id := attr(in, "id")
+			if id == "" || first(p.doc, func(n *html.Node) bool { return n.Data == "label" && attr(n, "for") == id }) == nil {
+				t.Errorf("control %s has no label", attr(in, "name"))
+			}
+		}
+		good.Set("site", e.orchard(1))
+		good.Set("harvest.lot.code", "XW-T-001")
+		var product string
+		for _, o := range all(p.doc, func(n *html.Node) bool { return n.Data == "option" }) {
+			if strings.HasPrefix(text(o), "赣南脐橙鲜果") {
+				product = attr(o, "value")
+			}
+		}
+		if product == "" {
+			t.Fatal("no 赣南脐橙鲜果 among the products")
+		}
+		good.Set("harvest.lot.product", product)
+		good.Set("harvest.lot.quantity", "1200")
+		good.Set("harvest.lot.grade", "一等")
+		good.Set("time", nowCST().Add(-time.Hour).Format("2006-01-02T15:04"))
+
+		type counts struct{ events, lots int }
+		now := func() counts { return counts{e.count("events"), e.count("lots")} }
+		for _, tc := range []struct {
+			name   string
+			field  string
+			value  string
+			status int
+			errAt  string
+			want   string
+		}{
+			{"zero quantity", "harvest.lot.quantity", "0", 422, "harvest.lot.quantity", "数量必须大于0"},
+			{"not a number", "harvest.lot.quantity", "很多", 400, "harvest.lot.quantity", "请输入数字"},
+			{"bad code", "harvest.lot.code", "XW 空格", 422, "harvest.lot.code", "批次号必须为1至20个字符"},
+			{"future", "time", nowCST().Add(2 * time.Hour).Format("2006-01-02T15:04"), 422, "time", "事件时间不能晚于当前时间"},
+			{"no time", "time", "", 422, "time", "请填写时间"},
+			{"no product", "harvest.lot.product", "", 422, "harvest.lot.product", "请选择产品"},
+			{"count unit", "harvest.lot.unit", "box", 422, "harvest.lot.unit", "不能按box计量"},
+			{"duplicate code", "harvest.lot.code", "XW-1103-001", 409, "harvest.lot.code", "批次号XW-1103-001已存在"},
+			{"no site", "site", "", 422, "site", "请选择场所"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				bad := url.Values{}
+				for k, v := range good {
+					bad[k] = v
+				}
+				bad.Set(tc.field, tc.value)
+				before := now()
+				p := c.post("/console/record/harvest", bad)
+				if p.status != tc.status {
+					t.Errorf("status %d, want %d", p.status, tc.status)
+				}
+				if msg := fieldError(t, p, tc.errAt); !strings.Contains(msg, tc.want) {
+					t.Errorf("error at %s: %q, want %q", tc.errAt, msg, tc.want)
+				}
+				if len(byClass(p.doc, "alert")) == 0 {
+					t.Error("no alert above the form")
+				}
+				if tc.field != "harvest.lot.code" && inputValue(p, "harvest.lot.code") != "XW-T-001" {
+					t.Errorf("the lot code was not kept: %q", inputValue(p, "harvest.lot.code"))
+				}
+				if after := now(); after != before {
+					t.Errorf("counts %v → %v: a refused form wrote", before, after)
+				}
+			})
+		}
+
+		t.Run("pre-harvest interval", func(t *testing.T) {
+			form := c.form(c.get("/console/record/input"), "/console/record/input")
+			form.Set("site", e.orchard(2))
+			form.Set("time", nowCST().Add(-2*time.Hour).Format("2006-01-02T15:04"))
+			form.Set("input_application.product_name", "1.8%阿维菌素乳油")
+			form.Set("input_application.registration_no", "pd20080123") // upper-cased for the service
+			form.Set("input_application.active_ingredient", "阿维菌素")
+			form.Set("input_application.dose", "3000倍液")
+			form.Set("input_application.phi_days", "１４") // full-width digits from a Chinese IME
+			p := c.follow(c.post("/console/record/input", form))
+			if f := text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "flash") })); !strings.Contains(f, "已记录投入品使用") || !strings.Contains(f, "安全间隔期14天") {
+				t.Errorf("flash %q", f)
+			}
+			if !strings.Contains(text(p.doc), "PD20080123") {
+				t.Error("the event page does not show the registration number")
+			}
+			h := url.Values{}
+			for k, v := range good {
+				h[k] = v
+			}
+			h.Set("site", e.orchard(2))
+			h.Set("harvest.lot.code", "XW-T-PHI")
+			before := e.count("events")
+			p = c.post("/console/record/harvest", h)
+			if p.status != 422 {
+				t.Errorf("harvest inside the interval: %d, want 422", p.status)
+			}
+			if msg := fieldError(t, p, "time"); !strings.Contains(msg, "安全间隔期内") {
+				t.Errorf("time error %q", msg)
+			}
+			if e.count("events") != before {
+				t.Error("a refused harvest wrote")
+			}
+		})
+
+		t.Run("recorded", func(t *testing.T) {
+			before := now()
+			p := c.post("/console/record/harvest", good)
+			if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/console/lots/") {
+				t.Fatalf("good harvest: %d to %q: %s", p.status, p.header.Get("Location"), text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "alert") })))
+			}
+			if after := now(); after != (counts{before.events + 1, before.lots + 1}) {
+				t.Errorf("counts %v → %v, want one event and one lot more", before, after)
+			}
+			lot := c.follow(p)
+			if f := text(first(lot.doc, func(n *html.Node) bool { return hasClass(n, "flash") })); f != "已记录采收，生成批次 XW-T-001" {
+				t.Errorf("flash %q", f)
+			}
+			if h := text(first(lot.doc, func(n *html.Node) bool { return n.Data == "h1" })); h != "XW-T-001" {
+				t.Errorf("lot page h1 %q", h)
+			}
+			if body := text(lot.doc); !strings.Contains(body, "1200 / 共 1200 公斤") || !strings.Contains(body, "一等") {
+				t.Errorf("lot page lacks the quantity or grade: %s", body)
+			}
+			if again := c.get(p.header.Get("Location")); first(again.doc, func(n *html.Node) bool { return hasClass(n, "flash") }) != nil {
+				t.Error("the flash shows twice")
+			}
+			// The same form again (a double tap, a retry) records nothing more.
+			p = c.post("/console/record/harvest", good)
+			if p.status != http.StatusSeeOther || e.count("events") != before.events+1 {
+				t.Errorf("resubmitted form: %d, events %d", p.status, e.count("events"))
+			}
+			if f := text(first(c.follow(p).doc, func(n *html.Node) bool { return hasClass(n, "flash") })); !strings.Contains(f, "已经提交过") {
+				t.Errorf("flash after a resubmission %q", f)
+			}
+			// The new lot heads the list.
+			list := c.get("/console/lots")
+			if code := text(byClass(byClass(list.doc, "lot")[0], "code")[0]); code != "XW-T-001" {
+				t.Errorf("first lot on the list %q", code)
+			}
+		})
+
+		t.Run("packing", func(t *testing.T) {
+			raw := strconv.FormatInt(e.lotID("XW-T-001"), 10)
+			p := c.get("/console/record/packing?lot=" + raw)
+			form := c.form(p, "/console/record/packing")
+			if form.Get("transformation.inputs[0].lot") != raw {
+				t.Fatalf("?lot= not preselected: %v", form)
+			}
+			// Another input row, without recording anything.
+			form.Set("add", "in")
+			p = c.post("/console/record/packing", form)
+			if p.status != 200 || inputValue(p, "transformation.inputs[1].quantity") != "" || first(p.doc, func(n *html.Node) bool { return attr(n, "name") == "transformation.inputs[1].lot" }) == nil {
+				t.Fatalf("add a row: %d", p.status)
+			}
+			form = c.form(p, "/console/record/packing")
+			var box string
+			for _, o := range all(p.doc, func(n *html.Node) bool { return n.Data == "option" }) {
+				if strings.HasPrefix(text(o), "赣南脐橙 5kg装") {
+					box = attr(o, "value")
+				}
+			}
+			form.Set("site", form.Get("site"))
+			// The first input row is left empty; the second holds the lot.
+			form.Set("transformation.inputs[0].lot", "")
+			form.Set("transformation.inputs[1].lot", raw)
+			form.Set("transformation.inputs[1].quantity", "1300")
+			form.Set("transformation.outputs[0].code", "XW-T-001-5K")
+			form.Set("transformation.outputs[0].product", box)
+			form.Set("transformation.outputs[0].quantity", "200")
+			before := e.count("events")
+			p = c.post("/console/record/packing", form)
+			if p.status != 422 {
+				t.Errorf("input over remaining: %d, want 422", p.status)
+			}
+			if msg := fieldError(t, p, "transformation.inputs[1].quantity"); !strings.Contains(msg, "超过批次剩余数量1200") {
+				t.Errorf("error at the second input row: %q", msg)
+			}
+			if e.count("events") != before {
+				t.Error("refused packing wrote")
+			}
+			form.Set("transformation.inputs[1].quantity", "1200")
+			p = c.post("/console/record/packing", form)
+			if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/console/events/") {
+				t.Fatalf("packing: %d to %q: %s", p.status, p.header.Get("Location"), text(byClass(p.doc, "alert")[0]))
+			}
+			ev := c.follow(p)
+			if body := text(ev.doc); !strings.Contains(body, "已记录分选包装，生成批次 XW-T-001-5K") || !strings.Contains(body, "投入：XW-T-001 · 1200 公斤") || !strings.Contains(body, "产出：XW-T-001-5K · 200 箱") {
+				t.Errorf("packing event page: %s", body)
+			}
+			if body := text(c.get("/console/lots/" + raw).doc); !strings.Contains(body, "剩余 0 / 共 1200 公斤") || !strings.Contains(body, "已用完") {
+				t.Errorf("input lot after packing: %s", body)
+			}
+		})
+	})
+
+	t.Run("csrf", func(t *testing.T) {
+		c := e.client(t)
+		c.login("xunwu")
+		form := c.form(c.get("/console/record/harvest"), "/console/record/harvest")
+		form.Set("site", e.orchard(3))
+		form.Set("harvest.lot.code", "XW-CSRF")
+		form.Set("harvest.lot.quantity", "100")
+		form.Set("harvest.lot.product", strconv.FormatInt(e.productID("赣南脐橙鲜果"), 10))
+		before := e.count("events")
+		for name, tc := range map[string]struct {
+			csrf   string
+			header []string
+		}{
+			"missing token":  {"", nil},
+			"wrong token":    {"AAAA" + form.Get("csrf")[4:], nil},
+			"cross-site":     {form.Get("csrf"), []string{"Sec-Fetch-Site", "cross-site"}},
+			"foreign Origin": {form.Get("csrf"), []string{"Origin", "https://evil.example"}},
+		} {
+			f := url.Values{}
+			for k, v := range form {
+				f[k] = v
+			}
+			f.Set("csrf", tc.csrf)
+			p := c.post("/console/record/harvest", f, tc.header...)
+			if p.status != http.StatusForbidden {
+				t.Errorf("%s: status %d, want 403", name, p.status)
+			}
+		}
+		if e.count("events") != before {
+			t.Error("a refused POST wrote")
+		}
+		// A login from another site is refused too.
+		if p := c.post("/console/login", url.Values{"username": {"xunwu"}, "password": {demo.Password}}, "Sec-Fetch-Site", "cross-site"); p.status != http.StatusForbidden {
+			t.Errorf("cross-site login: %d", p.status)
+		}
+		// The same form from this site goes through.
+		if p := c.post("/console/record/harvest", form, "Sec-Fetch-Site", "same-origin"); p.status != http.StatusSeeOther {
+			t.Errorf("same-origin post: %d: %s", p.status, text(p.doc))
+		}
+	})
+
+	t.Run("logout", func(t *testing.T) {
+		c := e.client(t)
+		c.login("xunwu")
+		home := c.get("/console/")
+		p := c.post("/console/logout", c.form(home, "/console/logout"))
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/login" {
+			t.Fatalf("logout: %d to %q", p.status, p.header.Get("Location"))
+		}
+		if p := c.get("/console/lots"); p.status != http.StatusSeeOther {
+			t.Errorf("after logout /console/lots: %d, want a redirect to login", p.status)
+		}
+	})
+}
+
+func (e *env) productID(name string) int64 {
+	e.t.Helper()
+	var id int64
+	if err := e.db.QueryRow(context.Background(), `SELECT p.id FROM products p JOIN users u ON u.party_id = p.party_id WHERE u.username = 'xunwu' AND p.name = $1`, name).Scan(&id); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
