@@ -1,14 +1,19 @@
 package api
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ganpin/ganpin/cert"
+	"github.com/ganpin/ganpin/cert/pdf"
 	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/trace"
 )
@@ -235,4 +240,111 @@ func (s *Server) issuerKeys(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	return writeJSON(w, http.StatusOK, map[string]any{"keys": keys})
+}
+
+// printSelection reads what to print from the query: layout, and copies or units=FROM-TO.
+func printSelection(r *http.Request) (pdf.Layout, pdf.Selection, error) {
+	q := r.URL.Query()
+	layout, err := pdf.ParseLayout(cmp.Or(q.Get("layout"), "a6"))
+	if err != nil {
+		return "", pdf.Selection{}, err
+	}
+	var sel pdf.Selection
+	if c := q.Get("copies"); c != "" {
+		if sel.Copies, err = strconv.Atoi(c); err != nil || sel.Copies < 1 {
+			return "", sel, trace.Invalid("copies", "invalid_copies", "份数应为1至%d", "copies are 1 to %d", pdf.MaxCopies)
+		}
+	}
+	if u := q.Get("units"); u != "" {
+		a, b, ok := strings.Cut(u, "-")
+		from, err1 := strconv.Atoi(a)
+		to, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil || sel.Copies != 0 {
+			return "", sel, trace.Invalid("units", "invalid_units", "单品码范围格式应为起-止，如1-240，且不与份数同用", "units are FROM-TO, e.g. 1-240, without copies")
+		}
+		sel.From, sel.To = from, to
+	}
+	return layout, sel, nil
+}
+
+// certificatePDF prints one certificate: copies of it, or its unit-level labels.
+func (s *Server) certificatePDF(w http.ResponseWriter, r *http.Request) error {
+	layout, sel, err := printSelection(r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.certs.Certificate(r.Context(), actorFrom(r.Context()), id)
+	if err != nil {
+		return err
+	}
+	labels, err := pdf.Labels(c, s.base, sel)
+	if err != nil {
+		return err
+	}
+	return writePDF(w, layout, labels, c.Serial+"-"+string(layout))
+}
+
+// printCertificates prints several certificates on one document, e.g. a sheet of labels.
+func (s *Server) printCertificates(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Certificates []int64 `json:"certificates"`
+		Layout       string  `json:"layout"`
+		Copies       int     `json:"copies,omitempty"`
+	}
+	if err := decode(w, r, maxBody, &req); err != nil {
+		return err
+	}
+	layout, err := pdf.ParseLayout(cmp.Or(req.Layout, "sheet-2x5"))
+	if err != nil {
+		return err
+	}
+	if len(req.Certificates) == 0 || len(req.Certificates) > 1000 {
+		return trace.Invalid("certificates", "required", "请选择1至1000张合格证", "choose 1 to 1000 certificates")
+	}
+	var labels []pdf.Label
+	for i, id := range req.Certificates {
+		c, err := s.certs.Certificate(r.Context(), actorFrom(r.Context()), id)
+		if err == nil {
+			var ls []pdf.Label
+			ls, err = pdf.Labels(c, s.base, pdf.Selection{Copies: req.Copies})
+			labels = append(labels, ls...)
+		}
+		if err != nil {
+			return withPrefix(err, fmt.Sprintf("certificates[%d]", i))
+		}
+		if len(labels) > pdf.MaxLabels {
+			return trace.Invalid("copies", "too_many_labels", "一次最多打印%d张标签", "at most %d labels at a time", pdf.MaxLabels)
+		}
+	}
+	return writePDF(w, layout, labels, "certificates-"+string(layout))
+}
+
+func writePDF(w http.ResponseWriter, layout pdf.Layout, labels []pdf.Label, name string) error {
+	var buf bytes.Buffer
+	if err := pdf.Render(&buf, layout, labels); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.pdf"`)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// withPrefix names the request element an error is about.
+func withPrefix(err error, field string) error {
+	var e *trace.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Field = strings.TrimSuffix(field+"."+e.Field, ".")
+	if c.Kind == trace.KindNotFound {
+		c.Field = field
+	}
+	return &c
 }

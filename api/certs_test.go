@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,22 @@ func TestCertificatesHTTP(t *testing.T) {
 		}
 
 		path := fmt.Sprintf("/api/v1/certificates/%d", c.ID)
+		for q, status := range map[string]int{"": 200, "?layout=sheet-3x8&copies=30": 200, "?layout=poster": 422, "?copies=0": 422, "?copies=1001": 422, "?units=1-5": 422, "?units=x": 422} {
+			r := e.do("GET", path+"/pdf"+q, e.coop, nil)
+			if r.status != status || (status == 200 && (!strings.HasPrefix(string(r.body), "%PDF-") || r.header.Get("Content-Type") != "application/pdf")) {
+				t.Fatalf("pdf%s: %d %.60s", q, r.status, r.body)
+			}
+		}
+		if r := e.do("GET", path+"/pdf", e.other, nil); r.status != 404 {
+			t.Fatalf("another party prints the certificate: %d", r.status)
+		}
+		batch := fmt.Appendf(nil, `{"certificates":[%d],"layout":"sheet-2x5","copies":10}`, c.ID)
+		if r := e.do("POST", "/api/v1/certificates/print", e.coop, batch); r.status != 200 || !strings.HasPrefix(string(r.body), "%PDF-") {
+			t.Fatalf("batch print: %d %.80s", r.status, r.body)
+		}
+		if r := e.do("POST", "/api/v1/certificates/print", e.coop, fmt.Appendf(nil, `{"certificates":[%d, 99999]}`, c.ID)); r.status != 422 || r.json(t)["field"] != "certificates[1]" {
+			t.Fatalf("batch print with an unknown certificate: %d %s", r.status, r.body)
+		}
 		if r := e.do("GET", path, e.other, nil); r.status != 404 {
 			t.Fatalf("another party reads the certificate: %d", r.status)
 		}
@@ -115,6 +132,9 @@ func TestCertificatesHTTP(t *testing.T) {
 		}
 		if r := e.do("POST", path+"/revoke", e.coop, []byte(`{"reason":"数量填错"}`)); r.status != 201 {
 			t.Fatalf("revoke: %d %s", r.status, r.body)
+		}
+		if r := e.do("GET", path+"/pdf", e.coop, nil); r.status != 409 || r.json(t)["code"] != "revoked" {
+			t.Fatalf("printing a revoked certificate: %d %s", r.status, r.body)
 		}
 		json.Unmarshal(e.do("GET", path, e.coop, nil).body, &c)
 		if c.Status != "revoked" || c.StatusZH != "已撤销" || c.Revocation == nil || c.Revocation.Reason != "数量填错" {

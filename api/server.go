@@ -119,6 +119,8 @@ func New(cfg Config) http.Handler {
 			r.Get("/certificates/{id}", handle(s.getCertificate))
 			r.Post("/certificates/{id}/revoke", handle(s.revokeCertificate))
 			r.Get("/certificates/{id}/receipt", handle(s.certificateReceipt))
+			r.Get("/certificates/{id}/pdf", handle(s.certificatePDF))
+			r.Post("/certificates/print", handle(s.printCertificates))
 		})
 		r.NotFound(notFound) // API paths never fall through to the pages
 	})

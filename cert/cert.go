@@ -249,17 +249,22 @@ func (c *Certificate) Verify(pub ed25519.PublicKey, sig []byte) bool {
 // (/c/{serial}, plus /{unit serial}). base is the public base URL, e.g.
 // https://trace.example.cn.
 func (c *Certificate) URL(base string, unit int) string {
-	u := strings.TrimRight(base, "/")
-	switch {
-	case c.GTIN == "":
-		u += "/c/" + url.PathEscape(c.Serial)
-		if unit > 0 {
-			u += "/" + UnitSerial(unit)
-		}
-	case unit > 0:
-		u += "/01/" + c.GTIN + "/10/" + url.PathEscape(c.LotCode) + "/21/" + UnitSerial(unit)
-	default:
-		u += "/01/" + c.GTIN + "/10/" + url.PathEscape(c.LotCode)
+	if c.GTIN == "" {
+		return c.ShortURL(base, unit)
+	}
+	u := strings.TrimRight(base, "/") + "/01/" + c.GTIN + "/10/" + url.PathEscape(c.LotCode)
+	if unit > 0 {
+		u += "/21/" + UnitSerial(unit)
+	}
+	return u
+}
+
+// ShortURL returns the short link by serial, /c/{serial} or /c/{serial}/{unit serial},
+// printed under the QR code and resolved like the Digital Link.
+func (c *Certificate) ShortURL(base string, unit int) string {
+	u := strings.TrimRight(base, "/") + "/c/" + url.PathEscape(c.Serial)
+	if unit > 0 {
+		u += "/" + UnitSerial(unit)
 	}
 	return u
 }

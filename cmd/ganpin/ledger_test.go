@@ -19,9 +19,15 @@ import (
 // fetchReceipt polls for the receipt of event id until its checkpoint is anchored.
 func fetchReceipt(t *testing.T, p *proc, id string) []byte {
 	t.Helper()
+	return poll(t, p, "/api/v1/events/"+id+"/receipt", func([]byte) bool { return true })
+}
+
+// poll GETs path until it answers 200 with a body done accepts.
+func poll(t *testing.T, p *proc, path string, done func([]byte) bool) []byte {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest("GET", p.base+"/api/v1/events/"+id+"/receipt", nil)
+		req, _ := http.NewRequest("GET", p.base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+p.token)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -29,16 +35,16 @@ func fetchReceipt(t *testing.T, p *proc, id string) []byte {
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		switch res.StatusCode {
-		case 200:
+		switch {
+		case res.StatusCode == 200 && done(b):
 			return b
-		case 409: // 待上链
+		case res.StatusCode == 200, res.StatusCode == 409: // 待上链
 			time.Sleep(100 * time.Millisecond)
 		default:
-			t.Fatalf("receipt: %d %s", res.StatusCode, b)
+			t.Fatalf("%s: %d %s", path, res.StatusCode, b)
 		}
 	}
-	t.Fatal("the event was not anchored within 30 s")
+	t.Fatalf("%s: not anchored within 30 s", path)
 	return nil
 }
 
@@ -127,4 +133,47 @@ func getText(t *testing.T, url string) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return strings.TrimSpace(string(b))
+}
+
+// TestCertificateReceiptRevokeTamper: a demo certificate's receipt verifies offline
+// with its issuer's signature; once revoked, its receipt fails verification with the
+// reason; a certificate row edited behind the system's back is named by audit.
+func TestCertificateReceiptRevokeTamper(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, "--data", dir, "--anchor-every", "200ms")
+	key := getText(t, p.base+"/.well-known/ganpin/log-key")
+	path := filepath.Join(dir, "receipt.json")
+	os.WriteFile(path, poll(t, p, "/api/v1/certificates/1/receipt", func([]byte) bool { return true }), 0o600)
+	out, err := runCmd(t, "verify", "--key", key, path)
+	if err != nil || !strings.Contains(out, "✓ certificate 1 is leaf") || !strings.Contains(out, "✓ signed by the issuer's key") {
+		t.Fatalf("verify the certificate: %v\n%s", err, out)
+	}
+
+	req, _ := http.NewRequest("POST", p.base+"/api/v1/certificates/1/revoke", strings.NewReader(`{"reason":"包装破损，整批下架"}`))
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 201 {
+		t.Fatalf("revoke: %v %v", err, res)
+	}
+	revoked := poll(t, p, "/api/v1/certificates/1/receipt", func(b []byte) bool { return bytes.Contains(b, []byte(`"revocation":{"format"`)) && bytes.Count(b, []byte(`"checkpoint":"ganpin`)) == 2 })
+	os.WriteFile(path, revoked, 0o600)
+	out, err = runCmd(t, "verify", "--key", key, path)
+	if err == nil || !strings.Contains(out, "✓ revocation: revocation 1 is leaf") || !strings.Contains(out, "✗ the certificate is in force: REVOKED (已撤销)") || !strings.Contains(out, "包装破损") {
+		t.Fatalf("verify the revoked certificate: %v\n%s", err, out)
+	}
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "ganpin.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`UPDATE certificates SET body = CAST(replace(CAST(body AS TEXT), '"quantity":', '"quantity":1') AS BLOB) WHERE id = 2`)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("tamper: %v (%d rows)", err, n)
+	}
+	db.Close()
+	out, err = runCmd(t, "audit", "--data", dir)
+	if err == nil || !strings.Contains(out, "certificate 2: its row was altered") || strings.Contains(out, "certificate 1:") {
+		t.Fatalf("audit after tampering with a certificate: %v\n%s", err, out)
+	}
 }

@@ -5,6 +5,7 @@
 //	ganpin admin   --party NAME --uscc CODE [--username admin] [--data ./var] [--database-url URL]
 //	ganpin verify  [--key KEY] RECEIPT.json
 //	ganpin audit   [--data ./var] [--database-url URL]
+//	ganpin certificate print --serial S [--layout a6|label|sheet-2x5|sheet-3x8] --out FILE.pdf
 package main
 
 import (
@@ -31,8 +32,11 @@ Usage:
   ganpin audit   [--data ./var] [--database-url URL]
                  recomputes the log from the database, checks it against the
                  ledger and names every altered row (exit status 1 if any)
+  ganpin certificate print --serial S [--layout a6|label|sheet-2x5|sheet-3x8]
+                 [--copies N | --units FROM-TO] [--base-url URL] --out FILE.pdf
+                 prints a 承诺达标合格证 (same --data / --database-url as serve)
 
-Environment: GANPIN_ADDR, GANPIN_DATA, GANPIN_DATABASE_URL, GANPIN_LOG_LEVEL.
+Environment: GANPIN_ADDR, GANPIN_DATA, GANPIN_DATABASE_URL, GANPIN_BASE_URL, GANPIN_LOG_LEVEL.
 `
 
 func main() {
@@ -62,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return verify(args[1:], stdout, stderr)
 	case "audit":
 		return audit(ctx, args[1:], getenv, stdout, stderr)
+	case "certificate":
+		return certificate(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

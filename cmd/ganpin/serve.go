@@ -9,12 +9,15 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ganpin/ganpin/api"
+	"github.com/ganpin/ganpin/cert"
+	"github.com/ganpin/ganpin/cert/pdf"
 	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/internal/config"
 	"github.com/ganpin/ganpin/internal/demo"
@@ -40,6 +43,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer db.Close()
 	defer st.Close()
 	svc := trace.NewService(st, nil)
+	keys, err := cert.LoadKeys(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	certs := cert.NewService(cert.Config{Store: st, Keys: keys, Missing: pdf.Missing})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -47,7 +55,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	base := "http://" + ln.Addr().String()
 	if cfg.Demo {
-		if err := loadDemo(ctx, svc, base, stdout); err != nil {
+		if err := loadDemo(ctx, svc, certs, cfg, cfg.PublicURL(base), stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -84,6 +92,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 				return anchor.RecordStatus(ctx, db, kind, id)
 			},
 			LogKey: key.Verifier,
+			Certs:  certs,
+			Keys:   keys,
+			Base:   cfg.PublicURL(base),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -155,7 +166,7 @@ func openStore(ctx context.Context, cfg config.Config) (sqldb.DB, *store.Store, 
 }
 
 // loadDemo loads the demo into an empty database and prints how to try it.
-func loadDemo(ctx context.Context, svc *trace.Service, base string, out io.Writer) error {
+func loadDemo(ctx context.Context, svc *trace.Service, certs *cert.Service, cfg config.Config, base string, out io.Writer) error {
 	exists, err := demo.Exists(ctx, svc)
 	if err != nil {
 		return err
@@ -166,23 +177,45 @@ func loadDemo(ctx context.Context, svc *trace.Service, base string, out io.Write
 		if res, err = demo.Load(ctx, svc); err != nil {
 			return err
 		}
-		slog.Info("demo loaded", "events", res.Events, "took", time.Since(start).Round(time.Millisecond))
+		cs, err := demo.Certify(ctx, svc, certs, res.ExampleLot)
+		if err != nil {
+			return err
+		}
+		slog.Info("demo loaded", "events", res.Events, "certificates", cs.Issued, "took", time.Since(start).Round(time.Millisecond))
 	}
 	token, _, err := svc.Login(ctx, "xunwu", demo.Password, "demo")
 	if err != nil {
 		return fmt.Errorf("demo login (is this a demo database?): %w", err)
 	}
-	lot := "1"
-	if res != nil {
-		lot = fmt.Sprint(res.ExampleLot)
+	a, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		return err
+	}
+	// The example: xunwu's certificate with unit-level labels, shipped to Shanghai.
+	cs, err := certs.Certificates(ctx, a, cert.Filter{}, trace.Page{Limit: 1000})
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(cs, func(c cert.Issued) bool { return c.Units > 0 })
+	if i < 0 {
+		return errors.New("demo: no certificate with unit-level labels")
+	}
+	c := cs[i]
+	from := "--data " + cfg.DataDir
+	if cfg.DatabaseURL != "" {
+		from = `--database-url "$GANPIN_DATABASE_URL"`
 	}
 	fmt.Fprintf(out, `
 赣品溯源 Ganpin — demo
-  accounts (password %s): admin, inspector, coldchain, xunwu, anyuan, xinfeng (+ -clerk)
-  API token for xunwu: %s
+  console:  %s/console/   (accounts xunwu, anyuan, xinfeng (+ -clerk), coldchain, inspector, admin;
+                           password %s)
+  scan:     %s
+  a box:    %s
+  print:    go run ./cmd/ganpin certificate print %s --serial %s --layout a6 --out cert.pdf
 
-  curl -H 'Authorization: Bearer %s' %s/api/v1/lots
-  curl -H 'Authorization: Bearer %s' '%s/api/v1/lots/%s/trace?direction=backward'
-`, demo.Password, token, token, base, token, base, lot)
+  API token for xunwu: %s
+  curl -H 'Authorization: Bearer %s' %s/api/v1/certificates/%d
+  curl -H 'Authorization: Bearer %s' '%s/api/v1/lots/%d/trace?direction=backward'
+`, base, demo.Password, c.URL(base, 0), c.URL(base, 1), from, c.Serial, token, token, base, c.ID, token, base, c.LotID)
 	return nil
 }
