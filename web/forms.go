@@ -72,7 +72,8 @@ type recordData struct {
 	Intro    string
 	Sections []section
 	Hidden   []hidden
-	Err      *trace.Error // the error when no field shows it
+	Err      *trace.Error // the error, shown above the form too
+	At       *field       // the field that shows it, if any
 	Failed   bool
 	Blocked  string // why the form cannot be used now (no suitable site)
 }
@@ -782,18 +783,16 @@ func (s *server) renderForm(w http.ResponseWriter, r *http.Request, status int, 
 				continue
 			}
 			if e.Field == f.Name {
-				f.Err, shown = e, true
+				f.Err, shown, d.At = e, true, f
 			} else if rest, ok := strings.CutPrefix(e.Field, f.Name+"["); ok && f.Kind == "checks" {
-				f.Err, shown = e, true
+				f.Err, shown, d.At = e, true, f
 				if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil && i < len(f.Values) {
 					f.ErrNote = "第" + strconv.Itoa(i+1) + "项：" + fc.lotLabel(f.Values[i])
 				}
 			}
 		}
 	}
-	if !shown {
-		d.Err = e
-	}
+	d.Err = e
 	return s.render(w, r, status, "record", k.Title, d)
 }
 
