@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ import (
 	"github.com/ganpin/ganpin/internal/store"
 	"github.com/ganpin/ganpin/internal/tlog"
 	"github.com/ganpin/ganpin/trace"
+	"github.com/ganpin/ganpin/web"
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -95,6 +97,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Certs:  certs,
 			Keys:   keys,
 			Base:   cfg.PublicURL(base),
+			Pages:  web.New(web.Config{Service: svc, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://")}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
