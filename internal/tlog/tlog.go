@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -136,13 +137,51 @@ func RootAt(ctx context.Context, c sqldb.Conn, size uint64) ([]byte, error) {
 
 // Prover reads inclusion and consistency proofs. It keeps the tree's upper nodes
 // (level ≥ 8: one for every 256 leaves) in memory: once written a node never changes,
-// and every proof passes through them. The zero Prover is ready to use.
+// and every proof passes through them. An inclusion proof reads the nodes below in
+// one round trip of two short range scans: the 16 leaves around the leaf and the
+// 16 level-4 nodes above them, from which it hashes the siblings it needs. The zero
+// Prover is ready to use.
 type Prover struct {
 	upper sync.Map // compact.NodeID → []byte
 }
 
-// cachedLevel is the lowest level of the nodes a Prover keeps.
-const cachedLevel = 8
+const (
+	cachedLevel = 8 // the lowest level of the nodes a Prover keeps
+	tileHeight  = 4 // inclusion proofs read tiles of 1<<tileHeight nodes
+)
+
+// tiles reads the leaves of the tile holding leaf index and the level-4 nodes of
+// the tile above it, within a tree of size leaves.
+const tilesQuery = `SELECT 0, idx, hash FROM log_leaves WHERE idx >= $1 AND idx < $2
+	UNION ALL SELECT level, idx, hash FROM log_nodes WHERE level = 4 AND idx >= $3 AND idx < $4`
+
+// tile is a run of consecutive nodes of one level.
+type tile struct {
+	level  uint
+	lo     uint64
+	hashes [][]byte
+}
+
+// node returns the hash of node id from the tile, or nil when the tile does not
+// cover all of it.
+func (t *tile) node(id compact.NodeID) []byte {
+	if id.Level < t.level || id.Level >= t.level+tileHeight {
+		return nil
+	}
+	d := id.Level - t.level
+	lo, hi := id.Index<<d, (id.Index+1)<<d
+	if lo < t.lo || hi > t.lo+uint64(len(t.hashes)) {
+		return nil
+	}
+	hs := slices.Clone(t.hashes[lo-t.lo : hi-t.lo])
+	for len(hs) > 1 {
+		for i := range len(hs) / 2 {
+			hs[i] = Hasher.HashChildren(hs[2*i], hs[2*i+1])
+		}
+		hs = hs[:len(hs)/2]
+	}
+	return hs[0]
+}
 
 // Inclusion returns the proof that leaf index is in the tree of size leaves.
 func (p *Prover) Inclusion(ctx context.Context, c sqldb.Conn, index, size uint64) ([][]byte, error) {
@@ -150,7 +189,43 @@ func (p *Prover) Inclusion(ctx context.Context, c sqldb.Conn, index, size uint64
 	if err != nil {
 		return nil, err
 	}
-	return p.rehash(ctx, c, nodes)
+	const n = 1 << tileHeight
+	leaves := tile{level: 0, lo: index &^ (n - 1)}
+	level4 := tile{level: tileHeight, lo: (index >> tileHeight) &^ (n - 1)}
+	rs, err := c.Query(ctx, tilesQuery, int64(leaves.lo), int64(min(leaves.lo+n, size)), int64(level4.lo), int64(min(level4.lo+n, size>>tileHeight)))
+	if err != nil {
+		return nil, err
+	}
+	for rs.Next() {
+		var level, idx int64
+		var h []byte
+		if err := rs.Scan(&level, &idx, &h); err != nil {
+			rs.Close()
+			return nil, err
+		}
+		t := &leaves
+		if level != 0 {
+			t = &level4
+		}
+		if uint64(idx) != t.lo+uint64(len(t.hashes)) {
+			rs.Close()
+			return nil, fmt.Errorf("%w (level %d, index %d)", ErrMissingNode, t.level, t.lo+uint64(len(t.hashes)))
+		}
+		t.hashes = append(t.hashes, h)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	hashes := make([][]byte, len(nodes.IDs))
+	for i, id := range nodes.IDs {
+		if h := leaves.node(id); h != nil {
+			hashes[i] = h
+		} else if h := level4.node(id); h != nil {
+			hashes[i] = h
+		}
+	}
+	return p.complete(ctx, c, nodes, hashes)
 }
 
 // Consistency returns the proof that the tree of size1 leaves is a prefix of the
@@ -164,9 +239,17 @@ func (p *Prover) Consistency(ctx context.Context, c sqldb.Conn, size1, size2 uin
 }
 
 func (p *Prover) rehash(ctx context.Context, c sqldb.Conn, nodes proof.Nodes) ([][]byte, error) {
-	hashes := make([][]byte, len(nodes.IDs))
+	return p.complete(ctx, c, nodes, make([][]byte, len(nodes.IDs)))
+}
+
+// complete fills in the hashes of nodes still nil, from the cache or the database,
+// and folds them into the proof.
+func (p *Prover) complete(ctx context.Context, c sqldb.Conn, nodes proof.Nodes, hashes [][]byte) ([][]byte, error) {
 	var missing []compact.NodeID
 	for i, id := range nodes.IDs {
+		if hashes[i] != nil {
+			continue
+		}
 		if v, ok := p.upper.Load(id); ok {
 			hashes[i] = v.([]byte)
 		} else {

@@ -70,14 +70,26 @@ func TestLog(t *testing.T) {
 				t.Fatalf("consistency %d → %d: %v", at, cur.Size, err)
 			}
 		}
-		for _, idx := range []int{0, 1, 2, 7, 100, 511, 512, total - 1} {
-			p, err := new(tlog.Prover).Inclusion(ctx, db, uint64(idx), cur.Size)
+		// Inclusion at every tree size, for leaves at the edges of tiles and of the
+		// tree, with one prover whose cache fills as it goes.
+		var prover tlog.Prover
+		for size := 1; size <= total; size++ {
+			root, err := tlog.RootAt(ctx, db, uint64(size))
 			if err != nil {
 				t.Fatal(err)
 			}
-			leaf := tlog.Hasher.HashLeaf([]byte(fmt.Sprintf(`{"id":%d}`, idx)))
-			if err := proof.VerifyInclusion(tlog.Hasher, uint64(idx), cur.Size, leaf, p, cur.Root); err != nil {
-				t.Fatalf("inclusion of %d: %v", idx, err)
+			for _, idx := range []int{0, 1, 15, 16, 255, 256, 300, 511, 512, size / 2, size - 2, size - 1} {
+				if idx < 0 || idx >= size {
+					continue
+				}
+				p, err := prover.Inclusion(ctx, db, uint64(idx), uint64(size))
+				if err != nil {
+					t.Fatal(err)
+				}
+				leaf := tlog.Hasher.HashLeaf([]byte(fmt.Sprintf(`{"id":%d}`, idx)))
+				if err := proof.VerifyInclusion(tlog.Hasher, uint64(idx), uint64(size), leaf, p, root); err != nil {
+					t.Fatalf("inclusion of %d in %d: %v", idx, size, err)
+				}
 			}
 		}
 		// A rolled-back append leaves the tree as it was, and the next append is right.
