@@ -775,25 +775,34 @@ func (s *server) renderForm(w http.ResponseWriter, r *http.Request, status int, 
 			d.Hidden = append(d.Hidden, hidden{h, x})
 		}
 	}
-	shown := e == nil
-	for si := range d.Sections {
-		for fi := range d.Sections[si].Fields {
-			f := &d.Sections[si].Fields[fi]
-			if e == nil || shown {
-				continue
-			}
+	d.Err, d.At = e, placeError(d.Sections, e, fc.lotLabel)
+	return s.render(w, r, status, "record", k.Title, d)
+}
+
+// placeError shows e at the field it names and returns that field, nil when no
+// field of secs shows it. An error about item i of a list of checkboxes (lots[2])
+// shows at the list, with item's label.
+func placeError(secs []section, e *trace.Error, item func(value string) string) *field {
+	if e == nil {
+		return nil
+	}
+	for si := range secs {
+		for fi := range secs[si].Fields {
+			f := &secs[si].Fields[fi]
 			if e.Field == f.Name {
-				f.Err, shown, d.At = e, true, f
-			} else if rest, ok := strings.CutPrefix(e.Field, f.Name+"["); ok && f.Kind == "checks" {
-				f.Err, shown, d.At = e, true, f
-				if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil && i < len(f.Values) {
-					f.ErrNote = "第" + strconv.Itoa(i+1) + "项：" + fc.lotLabel(f.Values[i])
+				f.Err = e
+				return f
+			}
+			if rest, ok := strings.CutPrefix(e.Field, f.Name+"["); ok && f.Kind == "checks" {
+				f.Err = e
+				if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil && i < len(f.Values) && item != nil {
+					f.ErrNote = "第" + strconv.Itoa(i+1) + "项：" + item(f.Values[i])
 				}
+				return f
 			}
 		}
 	}
-	d.Err = e
-	return s.render(w, r, status, "record", k.Title, d)
+	return nil
 }
 
 func (fc *formCtx) lotLabel(id string) string {

@@ -178,12 +178,14 @@ func pathID(r *http.Request) (int64, error) {
 }
 
 type lotData struct {
-	Lot    lotView
-	Owner  string
-	Holder string
-	GTIN   string
-	Events []eventView
-	More   bool
+	Lot     lotView
+	Cert    *certView // the lot's certificate, if any
+	Certify bool      // a certificate can be issued: ours, none yet, something left
+	Owner   string
+	Holder  string
+	GTIN    string
+	Events  []eventView
+	More    bool
 }
 
 func (s *server) lot(w http.ResponseWriter, r *http.Request) error {
@@ -212,6 +214,10 @@ func (s *server) lot(w http.ResponseWriter, r *http.Request) error {
 	if len(evs) > max {
 		evs, d.More = evs[:max], true
 	}
+	if d.Cert, err = s.lotCert(r, l.ID); err != nil {
+		return err
+	}
+	d.Certify = s.certs != nil && d.Cert == nil && l.OwnerID == se.actor.PartyID && l.Remaining > 0
 	// Oldest first: the lot's story from the orchard on.
 	for i := len(evs) - 1; i >= 0; i-- {
 		d.Events = append(d.Events, s.eventView(r.Context(), c, &evs[i]))

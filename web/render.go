@@ -41,6 +41,7 @@ type view struct {
 	Nav     string
 	CSS     string // stylesheet path with its content hash
 	Icon    string
+	Certs   bool // the certificate pages are on
 	Data    any
 }
 
@@ -81,7 +82,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if !ok {
 		return errors.New("web: no template " + name)
 	}
-	v := view{Title: title, CSS: cssPath, Icon: iconPath, Data: data, Nav: name}
+	v := view{Title: title, CSS: cssPath, Icon: iconPath, Data: data, Nav: name, Certs: s.certs != nil}
 	if se := sessionFrom(r.Context()); se != nil {
 		v.Session, v.Party, v.CSRF = se, se.party, se.csrf
 		v.Flash = s.takeFlash(w, r)

@@ -9,19 +9,22 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/trace"
 )
 
 // Config holds the console's dependencies.
 type Config struct {
 	Service *trace.Service
-	Base    string // public base URL for QR codes and links, e.g. http://127.0.0.1:8080
-	Secure  bool   // set the Secure flag on cookies (served over https)
+	Certs   *cert.Service // certificates; without it the certificate pages say they are off
+	Base    string        // public base URL for QR codes and links, e.g. http://127.0.0.1:8080
+	Secure  bool          // set the Secure flag on cookies (served over https)
 }
 
 // server serves the console.
 type server struct {
 	svc    *trace.Service
+	certs  *cert.Service
 	base   string
 	secure bool
 	pages  *pages
@@ -30,7 +33,7 @@ type server struct {
 
 // New returns the console handler: it serves /console/... and redirects / to /console/.
 func New(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, base: strings.TrimRight(cfg.Base, "/"), secure: cfg.Secure, pages: loadPages()}
+	s := &server{svc: cfg.Service, certs: cfg.Certs, base: strings.TrimRight(cfg.Base, "/"), secure: cfg.Secure, pages: loadPages()}
 	s.origin = http.NewCrossOriginProtection()
 	s.origin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, errCrossOrigin)
@@ -57,6 +60,14 @@ func New(cfg Config) http.Handler {
 	mux.Handle("GET /console/events/{id}", s.session(s.event))
 	mux.Handle("GET /console/record/{kind}", s.session(s.recordForm))
 	mux.Handle("POST /console/record/{kind}", s.session(s.record))
+	mux.Handle("GET /console/lots/{id}/certify", s.session(s.certifyForm))
+	mux.Handle("POST /console/lots/{id}/certify", s.session(s.certify)) // preview, edit, issue
+	mux.Handle("GET /console/certs", s.session(s.certList))
+	mux.Handle("GET /console/certs/print", s.session(s.printMany)) // several certificates, one PDF
+	mux.Handle("GET /console/certs/{id}", s.session(s.certPage))
+	mux.Handle("GET /console/certs/{id}/pdf", s.session(s.certPDF))
+	mux.Handle("GET /console/certs/{id}/revoke", s.session(s.revokeForm))
+	mux.Handle("POST /console/certs/{id}/revoke", s.session(s.revoke))
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errPageNotFound }))
 

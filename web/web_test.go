@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/ganpin/ganpin/cert"
+	"github.com/ganpin/ganpin/cert/pdf"
 	"github.com/ganpin/ganpin/internal/demo"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store"
@@ -29,6 +31,8 @@ type env struct {
 	svc  *trace.Service
 	demo *demo.Result
 	url  string
+
+	certified *demo.Certified
 }
 
 func newEnv(t *testing.T) *env {
@@ -44,9 +48,18 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.New(web.Config{Service: svc, Base: "http://127.0.0.1:8080"}))
+	keys, err := cert.LoadKeys(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := cert.NewService(cert.Config{Store: st, Keys: keys, Missing: pdf.Missing})
+	cs, err := demo.Certify(ctx, svc, certs, res.ExampleLot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.New(web.Config{Service: svc, Certs: certs, Base: "http://127.0.0.1:8080"}))
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, svc: svc, demo: res, url: srv.URL}
+	return &env{t: t, db: db, svc: svc, demo: res, certified: cs, url: srv.URL}
 }
 
 func (e *env) count(table string) int {
@@ -729,4 +742,305 @@ func (e *env) productID(name string) int64 {
 		e.t.Fatal(err)
 	}
 	return id
+}
+
+// harvest records a harvest of kg of 赣南脐橙鲜果 through the form and returns the new lot.
+func (c *client) harvest(code, orchard string, kg string) int64 {
+	c.t.Helper()
+	form := c.form(c.get("/console/record/harvest"), "/console/record/harvest")
+	form.Set("site", orchard)
+	form.Set("time", nowCST().Add(-30*time.Minute).Format("2006-01-02T15:04"))
+	form.Set("harvest.lot.code", code)
+	form.Set("harvest.lot.product", strconv.FormatInt(c.e.productID("赣南脐橙鲜果"), 10))
+	form.Set("harvest.lot.quantity", kg)
+	p := c.post("/console/record/harvest", form)
+	if p.status != http.StatusSeeOther {
+		c.t.Fatalf("harvest %s: %d: %s", code, p.status, text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "alert") })))
+	}
+	return c.e.lotID(code)
+}
+
+func (e *env) certID(serial string) int64 {
+	e.t.Helper()
+	var id int64
+	if err := e.db.QueryRow(context.Background(), `SELECT id FROM certificates WHERE serial = $1`, serial).Scan(&id); err != nil {
+		e.t.Fatalf("certificate %s: %v", serial, err)
+	}
+	return id
+}
+
+func flash(p page) string {
+	return text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "flash") }))
+}
+
+func isPDF(t *testing.T, p page, what string) {
+	t.Helper()
+	if p.status != 200 || p.header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(p.body, "%PDF-") {
+		t.Errorf("%s: status %d, type %q, starts %q; want a PDF", what, p.status, p.header.Get("Content-Type"), p.body[:min(len(p.body), 40)])
+	}
+	if !strings.HasPrefix(p.header.Get("Content-Disposition"), "attachment; filename=") {
+		t.Errorf("%s: Content-Disposition %q", what, p.header.Get("Content-Disposition"))
+	}
+}
+
+func TestCertificates(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.login("xunwu")
+	units := strconv.FormatInt(e.certID(e.certified.Units), 10)
+
+	t.Run("list", func(t *testing.T) {
+		p := c.get("/console/certs")
+		if p.status != 200 {
+			t.Fatalf("list: %d", p.status)
+		}
+		cards := byClass(p.doc, "lot")
+		if len(cards) != 30 {
+			t.Errorf("%d certificates on the first page, want 30", len(cards))
+		}
+		for _, card := range cards {
+			if code := text(byClass(card, "mono")[0]); !strings.HasPrefix(code, "XW-") {
+				t.Errorf("certificate of lot %s on xunwu's list", code)
+			}
+			if st := text(byClass(card, "badge")[0]); st != "有效" {
+				t.Errorf("status %q", st)
+			}
+		}
+		if first(p.doc, func(n *html.Node) bool {
+			return n.Data == "a" && attr(n, "href") == "/console/certs" && attr(n, "aria-current") == "page"
+		}) == nil {
+			t.Error("the 合格证 tab is not current")
+		}
+	})
+
+	t.Run("page and print", func(t *testing.T) {
+		p := c.get("/console/certs/" + units)
+		if p.status != 200 {
+			t.Fatalf("certificate page: %d", p.status)
+		}
+		if st := text(first(p.doc, func(n *html.Node) bool { return attr(n, "id") == "cert-status" })); st != "有效" {
+			t.Errorf("status %q", st)
+		}
+		body := text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "certificate") }))
+		for _, want := range []string{"承诺达标合格证", e.certified.Units, "寻乌县澄江脐橙专业合作社", "寻乌县澄江镇", cert.ProducerText, "127.0.0.1:8080/c/" + e.certified.Units} {
+			if !strings.Contains(body, want) {
+				t.Errorf("certificate lacks %q: %s", want, body)
+			}
+		}
+		for _, tc := range []struct{ name, query string }{
+			{"A6", "layout=a6&copies=2"},
+			{"thermal", "layout=label&copies=1"},
+			{"sheet 2x5", "layout=sheet-2x5&copies=10"},
+			{"unit labels", "layout=sheet-3x8&from=1&to=30"},
+		} {
+			isPDF(t, c.get("/console/certs/"+units+"/pdf?"+tc.query), tc.name)
+		}
+		for _, tc := range []struct {
+			name, query string
+			status      int
+			want        string
+		}{
+			{"bad layout", "layout=a0", 422, "未知的打印版式"},
+			{"too many copies", "layout=a6&copies=5000", 422, "份数应为1至1000"},
+			{"units out of range", "layout=sheet-3x8&from=1&to=999999", 422, "单品码范围应在1至"},
+			{"copies not a number", "layout=a6&copies=两", 400, "请输入整数"},
+		} {
+			p := c.get("/console/certs/" + units + "/pdf?" + tc.query)
+			if p.status != tc.status || !strings.Contains(text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "error") })), tc.want) {
+				t.Errorf("%s: %d %q, want %d with %q", tc.name, p.status, text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "error") })), tc.status, tc.want)
+			}
+		}
+		// Several certificates on one sheet.
+		list := c.get("/console/certs")
+		var ids []string
+		for _, in := range all(list.doc, func(n *html.Node) bool { return attr(n, "name") == "id" })[:3] {
+			ids = append(ids, attr(in, "value"))
+		}
+		isPDF(t, c.get("/console/certs/print?layout=sheet-2x5&copies=2&id="+strings.Join(ids, "&id=")), "batch")
+		if p := c.get("/console/certs/print?layout=sheet-2x5"); p.status != 422 || !strings.Contains(text(p.doc), "请勾选要打印的合格证") {
+			t.Errorf("batch without certificates: %d", p.status)
+		}
+	})
+
+	t.Run("other party", func(t *testing.T) {
+		revoked := strconv.FormatInt(e.certID(e.certified.Revoked), 10) // anyuan's
+		for _, path := range []string{"/console/certs/" + revoked, "/console/certs/" + revoked + "/pdf", "/console/certs/print?id=" + revoked + "&id=" + units} {
+			if p := c.get(path); p.status != 404 {
+				t.Errorf("%s: %d, want 404", path, p.status)
+			}
+		}
+		ay := e.client(t)
+		ay.login("anyuan")
+		p := ay.get("/console/certs/" + revoked)
+		if st := text(first(p.doc, func(n *html.Node) bool { return attr(n, "id") == "cert-status" })); st != "已撤销" || !strings.Contains(text(p.doc), "礼盒标签印错") {
+			t.Errorf("revoked certificate shows %q", st)
+		}
+		if first(p.doc, func(n *html.Node) bool { return attr(n, "id") == "print" }) != nil {
+			t.Error("a revoked certificate offers printing")
+		}
+		if p := ay.get("/console/certs/" + revoked + "/pdf?layout=a6"); p.status != 409 || !strings.Contains(text(p.doc), "已撤销，不能打印") {
+			t.Errorf("PDF of a revoked certificate: %d", p.status)
+		}
+	})
+
+	t.Run("issue", func(t *testing.T) {
+		lot := strconv.FormatInt(c.harvest("XW-C-001", e.orchard(5), "500"), 10)
+		lp := c.get("/console/lots/" + lot)
+		link := first(lp.doc, func(n *html.Node) bool { return attr(n, "href") == "/console/lots/"+lot+"/certify" })
+		if link == nil {
+			t.Fatal("the new lot's page offers no certificate")
+		}
+		p := c.get(attr(link, "href"))
+		if p.status != 200 {
+			t.Fatalf("issue form: %d", p.status)
+		}
+		good := c.form(p, "/console/lots/"+lot+"/certify")
+		if good.Get("quantity") != "500" || good.Get("template") != "producer" || good.Get("basis") != "quality_control" || good.Get("contact") == "" {
+			t.Errorf("defaults: %v", good)
+		}
+		certs := func() int { return e.count("certificates") }
+		before := certs()
+		for _, tc := range []struct {
+			name  string
+			edit  func(url.Values)
+			code  int
+			field string
+			want  string
+		}{
+			{"no basis", func(v url.Values) { v.Del("basis") }, 422, "basis", "请勾选至少一项承诺依据"},
+			{"test without report", func(v url.Values) { v["basis"] = []string{"self_tested"} }, 422, "report", "须填写检测报告编号"},
+			{"over remaining", func(v url.Values) { v.Set("quantity", "501") }, 422, "quantity", "超过批次剩余数量500"},
+			{"no quantity", func(v url.Values) { v.Set("quantity", "") }, 422, "quantity", "必填项"},
+			{"buyer without upstream", func(v url.Values) { v.Set("template", "buyer") }, 422, "upstream", "收购者样式须登记所收取的上游合格证"},
+			{"upstream row", func(v url.Values) {
+				v.Set("template", "buyer")
+				v.Set("upstream[0].issuer", "寻乌县某家庭农场")
+				v.Set("upstream[0].product", "脐橙")
+				v.Set("upstream[0].quantity", "300")
+				v.Set("upstream[0].unit", "kg")
+				v.Set("upstream[0].issued_on", "2026-11-30")
+			}, 422, "upstream[0].bases", "请登记上游合格证勾选的承诺依据"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				v := url.Values{}
+				for k, x := range good {
+					v[k] = x
+				}
+				tc.edit(v)
+				v.Set("action", "preview")
+				p := c.post("/console/lots/"+lot+"/certify", v)
+				if p.status != tc.code {
+					t.Errorf("status %d, want %d", p.status, tc.code)
+				}
+				got := ""
+				if tc.field == "upstream" {
+					got = text(first(p.doc, func(n *html.Node) bool { return attr(n, "id") == "form-error" }))
+				} else {
+					got = fieldError(t, p, tc.field)
+				}
+				if !strings.Contains(got, tc.want) {
+					t.Errorf("error %q, want %q", got, tc.want)
+				}
+				if certs() != before {
+					t.Error("a refused preview wrote")
+				}
+			})
+		}
+
+		// Preview: the certificate as it will print, nothing stored.
+		v := url.Values{}
+		for k, x := range good {
+			v[k] = x
+		}
+		v["basis"] = []string{"quality_control", "self_tested"}
+		v.Set("report", "自检-XW-C-001")
+		v.Set("action", "preview")
+		p = c.post("/console/lots/"+lot+"/certify", v)
+		if p.status != 200 {
+			t.Fatalf("preview: %d %s", p.status, text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "alert") })))
+		}
+		card := text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "certificate") }))
+		for _, want := range []string{"承诺达标合格证", "赣南脐橙鲜果 纽荷尔", "500 公斤", "寻乌县澄江镇", "寻乌县澄江脐橙专业合作社", cert.ProducerText, "已勾选：质量安全控制符合要求", "已勾选：自行检测合格", "未勾选：委托检测合格", "自检-XW-C-001"} {
+			if !strings.Contains(card, want) {
+				t.Errorf("preview lacks %q: %s", want, card)
+			}
+		}
+		if certs() != before {
+			t.Error("the preview wrote")
+		}
+		confirm := c.form(p, "/console/lots/"+lot+"/certify")
+		// 返回修改 brings the form back as it was.
+		confirm.Set("action", "edit")
+		if back := c.post("/console/lots/"+lot+"/certify", confirm); inputValue(back, "report") != "自检-XW-C-001" || back.status != 200 {
+			t.Errorf("edit: %d, report %q", back.status, inputValue(back, "report"))
+		}
+		confirm.Set("action", "issue")
+		p = c.post("/console/lots/"+lot+"/certify", confirm)
+		if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/console/certs/") {
+			t.Fatalf("issue: %d to %q", p.status, p.header.Get("Location"))
+		}
+		if certs() != before+1 {
+			t.Errorf("certificates %d → %d", before, certs())
+		}
+		page := c.follow(p)
+		if f := flash(page); !strings.HasPrefix(f, "已开具合格证 GP26") {
+			t.Errorf("flash %q", f)
+		}
+		if st := text(first(page.doc, func(n *html.Node) bool { return attr(n, "id") == "cert-status" })); st != "有效" {
+			t.Errorf("status %q", st)
+		}
+		certPath := p.header.Get("Location")
+		isPDF(t, c.get(certPath+"/pdf?layout=label&copies=3"), "new certificate")
+		// Confirmed twice (a double tap): one certificate.
+		if again := c.post("/console/lots/"+lot+"/certify", confirm); again.status != http.StatusSeeOther || again.header.Get("Location") != certPath || certs() != before+1 {
+			t.Errorf("second confirm: %d to %q, certificates %d", again.status, again.header.Get("Location"), certs())
+		}
+		// The lot links its certificate and offers no second one.
+		lp = c.get("/console/lots/" + lot)
+		if first(lp.doc, func(n *html.Node) bool { return attr(n, "href") == certPath }) == nil || first(lp.doc, func(n *html.Node) bool { return attr(n, "href") == "/console/lots/"+lot+"/certify" }) != nil {
+			t.Error("lot page after issuing")
+		}
+		v.Set("idem", "another-form")
+		v.Set("action", "issue")
+		if p := c.post("/console/lots/"+lot+"/certify", v); p.status != 409 || !strings.Contains(text(first(p.doc, func(n *html.Node) bool { return attr(n, "id") == "form-error" })), "一个批次一张合格证") {
+			t.Errorf("a second certificate: %d", p.status)
+		}
+
+		t.Run("revoke", func(t *testing.T) {
+			rp := c.get(certPath + "/revoke")
+			form := c.form(rp, certPath+"/revoke")
+			p := c.post(certPath+"/revoke", form)
+			if p.status != 422 || !strings.Contains(fieldError(t, p, "reason"), "必填项") {
+				t.Errorf("revoke without a reason: %d", p.status)
+			}
+			delete(form, "csrf")
+			form.Set("reason", "数量录错")
+			if p := c.post(certPath+"/revoke", form); p.status != 403 {
+				t.Errorf("revoke without the CSRF token: %d", p.status)
+			}
+			form = c.form(rp, certPath+"/revoke")
+			form.Set("reason", "数量录错，重新开具")
+			p = c.follow(c.post(certPath+"/revoke", form))
+			if st := text(first(p.doc, func(n *html.Node) bool { return attr(n, "id") == "cert-status" })); st != "已撤销" || !strings.Contains(text(p.doc), "数量录错，重新开具") || !strings.HasPrefix(flash(p), "已撤销合格证") {
+				t.Errorf("after revoking: %q, flash %q", st, flash(p))
+			}
+			if p := c.get(certPath + "/pdf?layout=a6"); p.status != 409 {
+				t.Errorf("PDF after revoking: %d", p.status)
+			}
+			if p := c.post(certPath+"/revoke", c.form(rp, certPath+"/revoke")); p.status != 409 && p.status != 422 {
+				t.Errorf("revoking twice: %d", p.status)
+			}
+		})
+	})
+
+	t.Run("csrf", func(t *testing.T) {
+		lot := strconv.FormatInt(c.harvest("XW-C-002", e.orchard(5), "100"), 10)
+		v := c.form(c.get("/console/lots/"+lot+"/certify"), "/console/lots/"+lot+"/certify")
+		v.Set("action", "issue")
+		v.Set("csrf", "forged")
+		before := e.count("certificates")
+		if p := c.post("/console/lots/"+lot+"/certify", v); p.status != 403 || e.count("certificates") != before {
+			t.Errorf("forged issue: %d", p.status)
+		}
+	})
 }
