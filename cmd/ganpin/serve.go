@@ -97,7 +97,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Certs:  certs,
 			Keys:   keys,
 			Base:   cfg.PublicURL(base),
-			Pages:  web.New(web.Config{Service: svc, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://")}),
+			Pages:  web.New(web.Config{Service: svc, Certs: certs, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://")}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
