@@ -17,6 +17,8 @@ var recordTables = []struct{ kind, query string }{
 	{"event", `SELECT id, body FROM events ORDER BY id`},
 	{"certificate", `SELECT id, body FROM certificates ORDER BY id`},
 	{"revocation", `SELECT certificate_id, body FROM revocations ORDER BY certificate_id`},
+	{"leg_summary", `SELECT id, body FROM leg_summaries ORDER BY id`},
+	{"order", `SELECT id, body FROM orders ORDER BY id`},
 }
 
 // Audit recomputes every record's leaf (events, certificates, revocations) from its
