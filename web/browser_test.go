@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -17,9 +18,9 @@ import (
 	"github.com/ganpin/ganpin/internal/demo"
 )
 
-// browser starts Debian's Chromium headless with a phone-sized viewport, skipping
+// startBrowser starts Debian's Chromium headless with a phone-sized viewport, skipping
 // the test where there is none (failing under CI=true).
-func browser(t *testing.T) context.Context {
+func startBrowser(t *testing.T) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -82,7 +83,7 @@ func artefacts(t *testing.T) string {
 }
 
 func TestBrowser(t *testing.T) {
-	bctx := browser(t)
+	bctx := startBrowser(t)
 	e := newEnv(t)
 	dir := artefacts(t)
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
@@ -106,6 +107,17 @@ func TestBrowser(t *testing.T) {
 	shot := func(name string) {
 		t.Helper()
 		b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// shotFull saves the whole page.
+	shotFull := func(name string) {
+		t.Helper()
+		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
@@ -194,6 +206,65 @@ func TestBrowser(t *testing.T) {
 	fits("lot")
 	shot("lot.png")
 
+	// A certificate for the new lot: the form, the preview as it prints, the confirmation.
+	do("open the issue form",
+		chromedp.Click(chromedp.CSS(`a[href$="/certify"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#preview")))
+	fits("issue form")
+	shotFull("cert-form-full.png")
+	do("preview",
+		chromedp.Click(chromedp.CSS(`input[name="basis"][value="self_tested"]`)),
+		chromedp.SendKeys(chromedp.CSS("#f-report"), "自检-XW-B-001"),
+		chromedp.Click(chromedp.CSS("#preview")),
+		chromedp.WaitVisible(chromedp.CSS(".certificate")))
+	if card := textOf(".certificate"); !strings.Contains(card, "承诺达标合格证") || !strings.Contains(card, "860 公斤") || !strings.Contains(card, "自检-XW-B-001") {
+		t.Errorf("preview %q", card)
+	}
+	fits("certificate preview")
+	shot("cert-preview.png")
+	do("confirm", chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#cert-status")))
+	if st := textOf("#cert-status"); st != "有效" {
+		t.Errorf("status %q", st)
+	}
+	if f := textOf(".flash"); !strings.HasPrefix(f, "已开具合格证 GP") {
+		t.Errorf("flash %q", f)
+	}
+	fits("certificate")
+	shot("cert.png")
+	shotFull("cert-full.png")
+
+	// Download it as an 80×60 label.
+	downloads := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	do("download", chromedp.Click(chromedp.CSS(`input[name="layout"][value="label"]`)), chromedp.Click(chromedp.CSS("#download")))
+	var file string
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("waiting for the download: %v", err)
+		}
+		if ev.State == browser.DownloadProgressStateCanceled {
+			t.Fatal("download canceled")
+		}
+		if ev.State == browser.DownloadProgressStateCompleted {
+			file = filepath.Join(downloads, ev.GUID)
+			break
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "%PDF-") {
+		t.Errorf("the download is not a PDF: %q", b[:min(len(b), 20)])
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert-label.pdf"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// It heads the lots list.
 	do("back to lots", chromedp.Navigate(e.url+"/console/lots"), chromedp.WaitVisible(chromedp.CSS("ul.lots")))
 	if code := textOf("ul.lots li .code"); code != "XW-B-001" {
@@ -203,3 +274,5 @@ func TestBrowser(t *testing.T) {
 	fits("home")
 	shot("home.png")
 }
+
+func ptr[T any](v T) *T { return &v }

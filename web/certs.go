@@ -314,7 +314,8 @@ func (s *server) certifyFields(fc *formCtx, l *trace.Lot) []section {
 			text(fc, "contact", "联系方式", false, 40, "如 0797-4000000", "选填；已印在包装上的可不填"),
 			number(fc, "units", "单品码标签数", false, "0", strconv.Itoa(cert.MaxUnits), "1", unitsHint)}},
 	}
-	up := section{Legend: "上游合格证（仅样式二：收购后混装、分装时登记）", Add: "upstream", AddLbl: "增加一张上游合格证"}
+	up := section{Legend: "上游合格证（仅样式二：收购后混装、分装时登记）", Add: "upstream", AddLbl: "增加一张上游合格证",
+		Fold: true, Open: fc.v.Get("template") == string(cert.Buyer) || len(upstreamRows(fc.v)) > 0}
 	var upBases []option
 	for _, b := range cert.Bases {
 		upBases = append(upBases, option{b.Label, b.Label + "（新版）"})
@@ -358,11 +359,8 @@ func certRequest(v url.Values, lot int64) (cert.Request, error) {
 	if req.Basis, err = cert.ParseBasis(v["basis"]); err != nil {
 		return req, withFieldName(err, "basis")
 	}
-	for i := range rows0(v) {
+	for _, i := range upstreamRows(v) {
 		p := fmt.Sprintf("upstream[%d]", i)
-		if textValue(v, p+".issuer") == "" && textValue(v, p+".serial") == "" && textValue(v, p+".product") == "" && textValue(v, p+".quantity") == "" {
-			continue
-		}
 		u := cert.Upstream{Serial: textValue(v, p+".serial"), Issuer: textValue(v, p+".issuer"), Product: textValue(v, p+".product"),
 			Unit: trace.Unit(v.Get(p + ".unit")), IssuedOn: v.Get(p + ".issued_on"), Legacy: v.Get(p+".legacy") == "true", Bases: v[p+".bases"]}
 		if u.Quantity, err = parseFloat(v, p+".quantity", true); err != nil {
@@ -375,15 +373,21 @@ func certRequest(v url.Values, lot int64) (cert.Request, error) {
 
 func rows0(v url.Values) int { return rows(v, "rows.upstream", 1) }
 
-// upstreamRename maps the service's upstream[i] (empty rows skipped) back to the form's rows.
-func upstreamRename(v url.Values) func(string) string {
-	var rowsUsed []int
+// upstreamRows returns the upstream rows of the form that are filled in.
+func upstreamRows(v url.Values) []int {
+	var used []int
 	for i := range rows0(v) {
 		p := fmt.Sprintf("upstream[%d]", i)
 		if textValue(v, p+".issuer") != "" || textValue(v, p+".serial") != "" || textValue(v, p+".product") != "" || textValue(v, p+".quantity") != "" {
-			rowsUsed = append(rowsUsed, i)
+			used = append(used, i)
 		}
 	}
+	return used
+}
+
+// upstreamRename maps the service's upstream[i] (empty rows skipped) back to the form's rows.
+func upstreamRename(v url.Values) func(string) string {
+	rowsUsed := upstreamRows(v)
 	return func(f string) string {
 		if rest, ok := strings.CutPrefix(f, "upstream["); ok {
 			i, tail, _ := strings.Cut(rest, "]")
@@ -531,6 +535,11 @@ func (s *server) certifyError(w http.ResponseWriter, r *http.Request, l *trace.L
 func (s *server) renderCertify(w http.ResponseWriter, r *http.Request, status int, l *trace.Lot, fc *formCtx, e *trace.Error, preview *certView) error {
 	d := certifyData{Lot: fc.cat.lotView(*l), Sections: s.certifyFields(fc, l), Err: e, Preview: preview}
 	d.At = placeError(d.Sections, e, nil)
+	for i := range d.Sections {
+		if d.Sections[i].Fold && e != nil && strings.HasPrefix(e.Field, "upstream") {
+			d.Sections[i].Open = true
+		}
+	}
 	if preview != nil {
 		// The preview carries the form as hidden fields for 确认开具 and 返回修改.
 		for k, vs := range fc.v {

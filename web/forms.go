@@ -64,6 +64,8 @@ type section struct {
 	Fields []field
 	Add    string // value of the add-a-row button, when the section has rows
 	AddLbl string
+	Fold   bool // shown folded (<details>) unless Open
+	Open   bool
 }
 
 type recordData struct {

@@ -898,6 +898,18 @@ func TestCertificates(t *testing.T) {
 		if good.Get("quantity") != "500" || good.Get("template") != "producer" || good.Get("basis") != "quality_control" || good.Get("contact") == "" {
 			t.Errorf("defaults: %v", good)
 		}
+		fold := func(p page) *html.Node { return first(p.doc, func(n *html.Node) bool { return n.Data == "details" }) }
+		if d := fold(p); d == nil || hasAttr(d, "open") {
+			t.Error("the upstream certificates are not folded away for a producer")
+		}
+		more := url.Values{}
+		for k, x := range good {
+			more[k] = x
+		}
+		more.Set("add", "upstream")
+		if p := c.post("/console/lots/"+lot+"/certify", more); p.status != 200 || first(p.doc, func(n *html.Node) bool { return attr(n, "name") == "upstream[1].issuer" }) == nil {
+			t.Errorf("another upstream row: %d", p.status)
+		}
 		certs := func() int { return e.count("certificates") }
 		before := certs()
 		for _, tc := range []struct {
@@ -943,6 +955,9 @@ func TestCertificates(t *testing.T) {
 				}
 				if certs() != before {
 					t.Error("a refused preview wrote")
+				}
+				if d := fold(p); strings.HasPrefix(tc.field, "upstream") && !hasAttr(d, "open") {
+					t.Error("the upstream section stays folded over its error")
 				}
 			})
 		}
@@ -1043,4 +1058,37 @@ func TestCertificates(t *testing.T) {
 			t.Errorf("forged issue: %d", p.status)
 		}
 	})
+}
+
+// Without a certificate service the console works and says the certificate pages are off.
+func TestCertificatesOff(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.New(ctx, testdb.SQLite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := trace.NewService(st, nil)
+	root := trace.Actor{Roles: []trace.Role{trace.RoleAdmin}}
+	check, _ := trace.USCCCheck("93360734MA35XW0C1")
+	p := &trace.Party{Kind: trace.Cooperative, Name: "寻乌合作社", USCC: "93360734MA35XW0C1" + string(check), County: "360734"}
+	if err := svc.CreateParty(ctx, root, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.CreateUser(ctx, root, &trace.User{PartyID: p.ID, Username: "coop", Roles: []trace.Role{trace.RoleProducerClerk}}, demo.Password); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.New(web.Config{Service: svc}))
+	t.Cleanup(srv.Close)
+	c := (&env{t: t, url: srv.URL}).client(t)
+	c.login("coop")
+	home := c.get("/console/")
+	if home.status != 200 || first(home.doc, func(n *html.Node) bool { return attr(n, "href") == "/console/certs" }) != nil {
+		t.Errorf("home: %d, with a link to the certificates", home.status)
+	}
+	if p := c.get("/console/certs"); p.status != 404 || !strings.Contains(text(p.doc), "未启用合格证功能") {
+		t.Errorf("certificates off: %d", p.status)
+	}
+	if p := c.get("/console/lots"); p.status != 200 || len(byClass(p.doc, "empty")) == 0 {
+		t.Errorf("empty lots list: %d", p.status)
+	}
 }
