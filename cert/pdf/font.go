@@ -3,10 +3,15 @@ package pdf
 import (
 	_ "embed"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"unicode"
+
+	"github.com/go-pdf/fpdf"
 )
 
 // The embedded font: WenQuanYi Micro Hei cut to GB 2312 (see font/make.sh).
@@ -19,6 +24,7 @@ type sfnt struct {
 	tables  map[string][]byte
 	glyph   map[rune]uint16 // printable runes only
 	advance []uint16        // per glyph, font units
+	bmp     []uint16        // advance per rune of the Basic Multilingual Plane
 	loca    []uint32        // glyph offsets into glyf, numGlyphs+1 of them
 	upem    float64
 }
@@ -90,6 +96,12 @@ func parseFont(b []byte) (*sfnt, error) {
 			f.glyph[r] = g
 		}
 	}
+	f.bmp = make([]uint16, 0x10000)
+	for r, g := range f.glyph {
+		if r <= 0xFFFF {
+			f.bmp[r] = f.advance[g]
+		}
+	}
 	return f, nil
 }
 
@@ -129,15 +141,20 @@ func unicodeCmap(cmap []byte) (map[rune]uint16, error) {
 
 // width returns the advance of s at size 1.
 func (f *sfnt) width(s string) float64 {
-	w := 0
+	w := 0.0
 	for _, r := range s {
-		w += int(f.advance[f.glyph[r]])
+		w += f.runeWidth(r)
 	}
-	return float64(w) / f.upem
+	return w
 }
 
-// runeWidth returns the advance of r at size 1.
-func (f *sfnt) runeWidth(r rune) float64 { return float64(f.advance[f.glyph[r]]) / f.upem }
+// runeWidth returns the advance of r at size 1, 0 when the font lacks it.
+func (f *sfnt) runeWidth(r rune) float64 {
+	if r > 0xFFFF {
+		return 0
+	}
+	return float64(f.bmp[r]) / f.upem
+}
 
 // subset returns a TrueType font holding only the glyphs of runes (and the
 // components of composite glyphs), small enough for fpdf to parse per document.
@@ -151,6 +168,7 @@ func (f *sfnt) subset(runes []rune) []byte {
 			old = append(old, g)
 		}
 	}
+	runes = slices.Clone(runes)
 	slices.Sort(runes)
 	runes = slices.Compact(runes)
 	var mapped []rune
@@ -166,7 +184,11 @@ func (f *sfnt) subset(runes []rune) []byte {
 		components(g, func(p int) { add(u16(g, p)) })
 	}
 
-	var glyfOut, locaOut, hmtxOut []byte
+	size := 0
+	for _, g := range old {
+		size += int(f.loca[g+1]-f.loca[g]) + 3
+	}
+	glyfOut, locaOut, hmtxOut := make([]byte, 0, size), make([]byte, 0, 4*len(old)+4), make([]byte, 0, 4*len(old))
 	for _, g := range old {
 		locaOut = binary.BigEndian.AppendUint32(locaOut, uint32(len(glyfOut)))
 		start := len(glyfOut)
@@ -204,7 +226,11 @@ func (f *sfnt) subset(runes []rune) []byte {
 	for 1<<(es+1) <= n {
 		es++
 	}
-	out := binary.BigEndian.AppendUint32(nil, 0x00010000)
+	size = 12 + 16*n
+	for _, t := range tables {
+		size += len(t.data) + 3
+	}
+	out := binary.BigEndian.AppendUint32(make([]byte, 0, size), 0x00010000)
 	out = binary.BigEndian.AppendUint16(out, uint16(n))
 	out = binary.BigEndian.AppendUint16(out, uint16(16<<es))
 	out = binary.BigEndian.AppendUint16(out, uint16(es))
@@ -303,13 +329,117 @@ func cmap4(runes []rune, newID map[uint16]uint16, glyph map[rune]uint16) []byte 
 
 func checksum(b []byte) uint32 {
 	var sum uint32
-	for i := 0; i < len(b); i += 4 {
-		var w [4]byte
-		copy(w[:], b[i:])
-		sum += binary.BigEndian.Uint32(w[:])
+	for len(b) >= 4 {
+		sum += binary.BigEndian.Uint32(b)
+		b = b[4:]
 	}
-	return sum
+	var tail [4]byte
+	copy(tail[:], b)
+	return sum + binary.BigEndian.Uint32(tail[:])
 }
 
 func u16(b []byte, i int) uint16 { return binary.BigEndian.Uint16(b[i:]) }
 func u32(b []byte, i int) uint32 { return binary.BigEndian.Uint32(b[i:]) }
+
+// docFonts are a document's fonts: simple TrueType fonts cut from the embedded
+// one, each coding up to 224 runes as the bytes 32–255, embedded uncompressed
+// (CJK outlines shrink by a third only). fpdf's UTF-8 fonts would cost 4 ms a
+// document whatever their size, chiefly in hashing a 64K-entry width table.
+type docFonts struct {
+	f    *sfnt
+	code map[rune]uint16 // font<<8 | byte
+	font int             // selected in the document, and its size
+	size float64
+	buf  []byte
+}
+
+const codesPerFont = 224
+
+// addFonts adds fonts for runes to doc.
+func addFonts(doc *fpdf.Fpdf, f *sfnt, runes []rune) (*docFonts, error) {
+	d := &docFonts{f: f, code: make(map[rune]uint16, len(runes)), font: -1}
+	head, hhea, post := f.tables["head"], f.tables["hhea"], f.tables["post"]
+	scale := func(v uint16) int { return int(math.Round(float64(int16(v)) * 1000 / f.upem)) }
+	desc := fpdf.FontDescType{Ascent: scale(u16(hhea, 4)), Descent: scale(u16(hhea, 6)), Flags: fpdf.FontFlagNonsymbolic, StemV: 80}
+	desc.CapHeight = desc.Ascent
+	if os2 := f.tables["OS/2"]; u16(os2, 0) >= 2 {
+		desc.CapHeight = scale(u16(os2, 88))
+	}
+	desc.FontBBox.Xmin, desc.FontBBox.Ymin = scale(u16(head, 36)), scale(u16(head, 38))
+	desc.FontBBox.Xmax, desc.FontBBox.Ymax = scale(u16(head, 40)), scale(u16(head, 42))
+	for i := 0; i*codesPerFont < len(runes); i++ {
+		group := runes[i*codesPerFont : min(len(runes), (i+1)*codesPerFont)]
+		def := struct {
+			Tp, Name     string
+			Desc         fpdf.FontDescType
+			Up, Ut       int
+			Cw           []int
+			Diff, File   string
+			OriginalSize int
+		}{Tp: "TrueType", Name: subsetTag(i) + "+WenQuanYiMicroHei", Desc: desc,
+			Up: scale(u16(post, 8)), Ut: scale(u16(post, 10)), Cw: make([]int, 256), File: subsetTag(i) + ".ttf"}
+		diff := []byte("32")
+		for j, r := range group {
+			d.code[r] = uint16(i)<<8 | uint16(32+j)
+			def.Cw[32+j] = int(math.Round(f.runeWidth(r) * 1000))
+			diff = fmt.Appendf(diff, " /uni%04X", r)
+		}
+		def.Diff = string(diff)
+		ttf := f.subset(group)
+		def.OriginalSize = len(ttf)
+		js, err := json.Marshal(def)
+		if err != nil {
+			return nil, err
+		}
+		doc.AddFontFromBytes(family(i), "", js, ttf)
+	}
+	return d, doc.Error()
+}
+
+// subsetTag returns the tag naming font i of a document: six capitals.
+func subsetTag(i int) string { return fmt.Sprintf("GPSU%c%c", 'A'+i/26%26, 'A'+i%26) }
+
+func family(i int) string { return fmt.Sprintf("g%d", i) }
+
+// text sets s at (x, y) mm, the start of its baseline, in size pt. It selects
+// fonts through fpdf and writes the text operators itself: fpdf.Text formats
+// with fmt, a third of the time of a sheet of labels.
+func (d *docFonts) text(doc *fpdf.Fpdf, x, y, size float64, s string) {
+	k := doc.GetConversionRatio()
+	_, h := doc.GetPageSize()
+	var run []byte
+	font, w := -1, 0.0
+	flush := func() {
+		if len(run) > 0 {
+			if font != d.font || size != d.size {
+				doc.SetFont(family(font), "", size)
+				d.font, d.size = font, size
+			}
+			b := append(d.buf[:0], "BT "...)
+			b = strconv.AppendFloat(b, x*k, 'f', 2, 64)
+			b = append(b, ' ')
+			b = strconv.AppendFloat(b, (h-y)*k, 'f', 2, 64)
+			b = append(b, " Td ("...)
+			for _, c := range run {
+				if c == '(' || c == ')' || c == '\\' {
+					b = append(b, '\\')
+				}
+				b = append(b, c)
+			}
+			d.buf = append(b, ") Tj ET"...)
+			doc.RawWriteStr(string(d.buf))
+			x += w * size * ptmm
+		}
+		run, w = run[:0], 0
+	}
+	for _, r := range s {
+		c := d.code[r]
+		if int(c>>8) != font {
+			flush()
+			font = int(c >> 8)
+		}
+		run = append(run, byte(c))
+		w += d.f.runeWidth(r)
+	}
+	flush()
+}

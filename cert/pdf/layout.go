@@ -2,7 +2,6 @@ package pdf
 
 import (
 	"fmt"
-	"unicode"
 
 	"github.com/go-pdf/fpdf"
 
@@ -35,10 +34,10 @@ func sheet(cols, rows int, g geometry) geometry {
 
 var geometries = map[Layout]geometry{
 	A6: {name: A6, page: fpdf.SizeType{Wd: 105, Ht: 148}, cols: 1, rows: 1, cell: fpdf.SizeType{Wd: 105, Ht: 148},
-		pad: 8, title: 20, body: 10, note: 9, minScale: 0.7, qr: 30, qrBottom: true, frame: true},
+		pad: 8, title: 22, body: 11, note: 10, minScale: 0.7, qr: 34, qrBottom: true, frame: true},
 	Thermal: {name: Thermal, page: fpdf.SizeType{Wd: 80, Ht: 60}, cols: 1, rows: 1, cell: fpdf.SizeType{Wd: 80, Ht: 60},
 		pad: 3, title: 13, body: 7, note: 6, minScale: 0.8, qr: 20},
-	Sheet2x5: sheet(2, 5, geometry{name: Sheet2x5, pad: 4, title: 13, body: 7, note: 6, minScale: 0.8, qr: 21}),
+	Sheet2x5: sheet(2, 5, geometry{name: Sheet2x5, pad: 4, title: 14, body: 7.5, note: 6.5, minScale: 0.8, qr: 23}),
 	Sheet3x8: sheet(3, 8, geometry{name: Sheet3x8, pad: 3, title: 8.5, body: 5, note: 4.5, minScale: 0.9, qr: 16}),
 }
 
@@ -69,6 +68,13 @@ func (g geometry) layOut(f *sfnt, l *Label) (cell, error) {
 	if c == nil {
 		return cell{}, trace.Invalid("cert", "required", "缺少合格证", "no certificate")
 	}
+	for _, v := range fields(l) {
+		if m := Missing(v.text); len(m) > 0 {
+			return cell{}, &trace.Error{Kind: trace.KindInvalid, Code: "unprintable", Field: v.field,
+				ZH: fmt.Sprintf("%s含有无法打印的字符：%s", v.label, string(m)),
+				EN: fmt.Sprintf("holds characters the certificate font cannot print: %s", string(m))}
+		}
+	}
 	qr, err := encodeQR(l.QR)
 	if err != nil {
 		return cell{}, trace.Invalid("qr", "too_long", "二维码内容过长", "the QR content is too long")
@@ -87,20 +93,31 @@ func (g geometry) layOut(f *sfnt, l *Label) (cell, error) {
 		EN: fmt.Sprintf("certificate %s: too long to print legibly on the %s layout", c.Serial, g.name)}
 }
 
-// longest names the label's longest variable field, the one to shorten.
-func longest(f *sfnt, l *Label) (field, label string) {
+type field struct{ field, label, text string }
+
+// fields lists the label's variable text: JSON name, printed label, value.
+func fields(l *Label) []field {
 	c := l.Cert
-	best := -1.0
-	for _, v := range []struct{ field, label, text string }{
+	fs := []field{
 		{"product", "产品名称", c.Product}, {"origin", "产地", c.Origin}, {"producer", "承诺主体", c.Producer},
-		{"contact", "联系方式", c.Contact}, {"report", "检测报告编号", c.Report}, {"unit", "单品码", l.Unit},
-		{"short", "短网址", l.Short},
-	} {
+		{"contact", "联系方式", c.Contact}, {"report", "检测报告编号", c.Report}, {"serial", "编号", c.Serial},
+		{"unit", "单品码", l.Unit}, {"short", "短网址", l.Short},
+	}
+	for i, u := range c.Upstream {
+		fs = append(fs, field{fmt.Sprintf("upstream[%d].serial", i), "上游合格证编号", u.Serial})
+	}
+	return fs
+}
+
+// longest names the label's longest variable field, the one to shorten.
+func longest(f *sfnt, l *Label) (name, label string) {
+	best := -1.0
+	for _, v := range fields(l) {
 		if w := f.width(v.text); w > best {
-			best, field, label = w, v.field, v.label
+			best, name, label = w, v.field, v.label
 		}
 	}
-	return field, label
+	return name, label
 }
 
 type rect struct{ x, y, w, h float64 }
@@ -257,28 +274,25 @@ func trimSpace(rs []rune) []rune {
 	return rs
 }
 
-// breakable reports whether a line may break between a and b.
+// breakable reports whether a line may break between a and b: after a space, a
+// hyphen or a slash, or next to a CJK character, but never before closing or after
+// opening punctuation.
 func breakable(a, b rune) bool {
-	const closing, opening = "，。、；：！？）》」』,.;:!?)]", "（《「『([“‘"
-	switch {
-	case containsRune(closing, b) || containsRune(opening, a):
+	switch b {
+	case '，', '。', '、', '；', '：', '！', '？', '）', '》', '」', '』', ',', '.', ';', ':', '!', '?', ')', ']':
 		return false
-	case a == ' ' || a == '-' || a == '/':
+	}
+	switch a {
+	case '（', '《', '「', '『', '(', '[', '“', '‘':
+		return false
+	case ' ', '-', '/':
 		return true
 	}
 	return wide(a) || wide(b)
 }
 
-func containsRune(s string, r rune) bool {
-	for _, c := range s {
-		if c == r {
-			return true
-		}
-	}
-	return false
-}
-
-func wide(r rune) bool { return r >= 0x2E80 || unicode.Is(unicode.Han, r) }
+// wide reports whether r is a CJK character or symbol.
+func wide(r rune) bool { return r >= 0x2E80 }
 
 // bases sets 承诺依据 with a tick box per basis, wrapping between bases.
 func (fl *flow) bases(ticked cert.Basis, size float64) {
@@ -314,19 +328,18 @@ func (fl *flow) bases(ticked cert.Basis, size float64) {
 }
 
 // draw emits the cell's operations with the cell's top left at (x0, y0) mm.
-func (c cell) draw(doc *fpdf.Fpdf, x0, y0 float64) {
+func (c cell) draw(doc *fpdf.Fpdf, fonts *docFonts, x0, y0 float64) {
 	k := doc.GetConversionRatio()
 	_, ph := doc.GetPageSize()
 	for _, o := range c.ops {
 		x, y := x0+o.x, y0+o.y
 		switch o.kind {
 		case 't', 'T':
-			doc.SetFontSize(o.w)
 			if o.kind == 'T' { // fill and stroke: bold
 				doc.SetTextRenderingMode(2)
 				doc.SetLineWidth(o.w * ptmm * 0.04)
 			}
-			doc.Text(x, y, o.text)
+			fonts.text(doc, x, y, o.w, o.text)
 			if o.kind == 'T' {
 				doc.SetTextRenderingMode(0)
 			}
