@@ -57,10 +57,14 @@ type op struct {
 	x, y float64 // text: start of the baseline; shapes: top left
 	w, h float64 // text: w is the size in pt; shapes: width, height
 	text string
-	qr   *qrCode
 }
 
-type cell struct{ ops []op }
+// cell is a label laid out: its operations, the QR code excepted, and the factor
+// its type is scaled by.
+type cell struct {
+	ops   []op
+	scale float64
+}
 
 // layOut sets l in a cell, shrinking type down to minScale when needed.
 func (g geometry) layOut(f *sfnt, l *Label) (cell, error) {
@@ -75,16 +79,16 @@ func (g geometry) layOut(f *sfnt, l *Label) (cell, error) {
 				EN: fmt.Sprintf("holds characters the certificate font cannot print: %s", string(m))}
 		}
 	}
-	qr, err := encodeQR(l.QR)
+	modules, err := qrSize(l.QR)
 	if err != nil {
 		return cell{}, trace.Invalid("qr", "too_long", "二维码内容过长", "the QR content is too long")
 	}
-	if g.qr/float64(qr.size) < minModule {
+	if g.qr/float64(modules) < minModule {
 		return cell{}, trace.Invalid("qr", "too_long_for_layout", "二维码内容过长，无法清晰地印在%s版面上", "the QR content is too long to print legibly on the %s layout", g.name)
 	}
 	for scale := 1.0; scale > g.minScale-0.01; scale -= 0.05 {
-		if fl, ok := g.try(f, l, qr, scale); ok {
-			return cell{fl.ops}, nil
+		if fl, ok := g.try(f, l, modules, scale); ok {
+			return cell{fl.ops, scale}, nil
 		}
 	}
 	field, label := longest(f, l)
@@ -131,8 +135,9 @@ type flow struct {
 	ops                    []op
 }
 
-// try lays l out with type scaled by scale and reports whether it fits.
-func (g geometry) try(f *sfnt, l *Label, qr *qrCode, scale float64) (*flow, bool) {
+// try lays l out, its QR code modules wide, with type scaled by scale and reports
+// whether it fits.
+func (g geometry) try(f *sfnt, l *Label, modules int, scale float64) (*flow, bool) {
 	c := l.Cert
 	body, note := g.body*scale, g.note*scale
 	fl := &flow{f: f, left: g.pad, right: g.cell.Wd - g.pad, y: g.pad, bottom: g.cell.Ht - g.pad}
@@ -151,7 +156,7 @@ func (g geometry) try(f *sfnt, l *Label, qr *qrCode, scale float64) (*flow, bool
 	}
 
 	// The QR code, its quiet zone reaching into the padding, and the short URL under it.
-	m := g.qr / float64(qr.size)
+	m := g.qr / float64(modules)
 	qx := fl.right - g.qr
 	short := fl.lines(l.Short, note, func(int) float64 { return g.qr + 2*quietZone*m })
 	sh := float64(len(short)) * note * ptmm * leading
@@ -159,7 +164,7 @@ func (g geometry) try(f *sfnt, l *Label, qr *qrCode, scale float64) (*flow, bool
 	if g.qrBottom {
 		qy = fl.bottom - sh - g.qr - quietZone*m
 	}
-	fl.ops = append(fl.ops, op{kind: 'q', x: qx, y: qy, w: g.qr, h: g.qr, qr: qr})
+	fl.ops = append(fl.ops, op{kind: 'q', x: qx, y: qy, w: g.qr, h: g.qr})
 	sy := qy + g.qr + quietZone*m
 	for _, s := range short {
 		w := f.width(s) * note * ptmm
@@ -327,11 +332,11 @@ func (fl *flow) bases(ticked cert.Basis, size float64) {
 	}
 }
 
-// draw emits the cell's operations with the cell's top left at (x0, y0) mm.
-func (c cell) draw(doc *fpdf.Fpdf, fonts *docFonts, x0, y0 float64) {
+// drawCell emits a cell's operations and its QR code, the cell's top left at (x0, y0) mm.
+func drawCell(doc *fpdf.Fpdf, fonts *docFonts, ops []op, qr *qrCode, x0, y0 float64) {
 	k := doc.GetConversionRatio()
 	_, ph := doc.GetPageSize()
-	for _, o := range c.ops {
+	for _, o := range ops {
 		x, y := x0+o.x, y0+o.y
 		switch o.kind {
 		case 't', 'T':
@@ -359,7 +364,7 @@ func (c cell) draw(doc *fpdf.Fpdf, fonts *docFonts, x0, y0 float64) {
 			doc.SetLineWidth(0.4)
 			doc.Rect(x, y, o.w, o.h, "D")
 		case 'q':
-			doc.RawWriteStr(o.qr.path(x*k, (ph-y)*k, o.w/float64(o.qr.size)*k))
+			doc.RawWriteStr(qr.path(x*k, (ph-y)*k, o.w/float64(qr.size)*k))
 		}
 	}
 }

@@ -61,37 +61,47 @@ func Render(w io.Writer, layout Layout, labels []Label) error {
 	if len(labels) == 0 {
 		return trace.Invalid("labels", "no_labels", "没有要打印的合格证", "nothing to print")
 	}
+	// Lay every label out first, to know it fits and the runes the fonts need; then
+	// again as it is drawn, so that memory does not grow with the labels.
 	f := embedded()
-	cells := make([]cell, len(labels))
+	scales := make([]float64, len(labels))
+	var runes runeSet
 	for i := range labels {
 		c, err := g.layOut(f, &labels[i])
 		if err != nil {
 			return err
 		}
-		cells[i] = c
+		scales[i] = c.scale
+		runes.add(c.ops)
 	}
 
 	doc := fpdf.NewCustom(&fpdf.InitType{UnitStr: "mm", Size: g.page})
 	doc.SetAutoPageBreak(false, 0)
 	doc.SetMargins(0, 0, 0)
 	doc.SetCatalogSort(true)
+	doc.SetCreationDate(created(labels))
+	doc.SetModificationDate(created(labels))
 	// Compressing costs 1 ms a stream, most of the time of a one-page document,
 	// and saves little there; sheets shrink to a sixth.
 	doc.SetCompression(len(labels) > g.cols*g.rows)
-	doc.SetCreationDate(created(labels))
-	doc.SetModificationDate(created(labels))
-	fonts, err := addFonts(doc, f, usedRunes(cells))
+	fonts, err := addFonts(doc, f, runes.list)
 	if err != nil {
 		return fmt.Errorf("pdf: %w", err)
 	}
 	per := g.cols * g.rows
-	for i, c := range cells {
+	for i := range labels {
+		l := &labels[i]
+		qr, err := encodeQR(l.QR)
+		if err != nil {
+			return err
+		}
+		fl, _ := g.try(f, l, qr.size, scales[i])
 		if i%per == 0 {
 			doc.AddPage()
 		}
 		x := float64(i%g.cols) * g.cell.Wd
 		y := float64(i%per/g.cols) * g.cell.Ht
-		c.draw(doc, fonts, x, y)
+		drawCell(doc, fonts, fl.ops, qr, x, y)
 	}
 	if err := doc.Output(w); err != nil {
 		return fmt.Errorf("pdf: %w", err)
@@ -111,26 +121,29 @@ func created(labels []Label) time.Time {
 	return t
 }
 
-// usedRunes returns the runes the cells print, each once.
-func usedRunes(cells []cell) []rune {
-	seen := map[string]bool{}
-	has := map[rune]bool{}
-	var rs []rune
-	for _, c := range cells {
-		for _, o := range c.ops {
-			if o.text == "" || seen[o.text] {
-				continue
-			}
-			seen[o.text] = true
-			for _, r := range o.text {
-				if !has[r] {
-					has[r] = true
-					rs = append(rs, r)
-				}
+// runeSet collects the runes operations print, each once.
+type runeSet struct {
+	seen map[string]bool
+	has  map[rune]bool
+	list []rune
+}
+
+func (s *runeSet) add(ops []op) {
+	if s.seen == nil {
+		s.seen, s.has = map[string]bool{}, map[rune]bool{}
+	}
+	for _, o := range ops {
+		if o.text == "" || s.seen[o.text] {
+			continue
+		}
+		s.seen[o.text] = true
+		for _, r := range o.text {
+			if !s.has[r] {
+				s.has[r] = true
+				s.list = append(s.list, r)
 			}
 		}
 	}
-	return rs
 }
 
 // quantity formats q to at most 3 decimals, without trailing zeros.

@@ -129,11 +129,12 @@ func TestRenderManyFonts(t *testing.T) {
 		c.Producer = string(hanzi[i*12 : i*12+12])
 		labels, want = append(labels, label(c)), append(want, c.Producer)
 	}
-	cells := make([]cell, len(labels))
+	var runes runeSet
 	for i := range labels {
-		cells[i], _ = geometries[Sheet3x8].layOut(embedded(), &labels[i])
+		c, _ := geometries[Sheet3x8].layOut(embedded(), &labels[i])
+		runes.add(c.ops)
 	}
-	if n := len(usedRunes(cells)); n <= codesPerFont {
+	if n := len(runes.list); n <= codesPerFont {
 		t.Fatalf("only %d runes: not enough for two fonts", n)
 	}
 	got := squeeze(string(run(t, pdftotext, render(t, Sheet3x8, labels), "-")))
@@ -224,9 +225,7 @@ func TestRenderQR(t *testing.T) {
 		{Sheet3x8, unitLabels(producerCert(), 30), 24},
 	} {
 		t.Run(string(tc.layout), func(t *testing.T) {
-			img := filepath.Join(t.TempDir(), "page.png")
-			writePNG(t, img, rasterize(t, render(t, tc.layout, tc.labels), 1, 300))
-			got := decodeQR(t, zbarimg, img)
+			got := decodeQR(t, zbarimg, pagePNG(t, render(t, tc.layout, tc.labels), 1, 200))
 			var want []string
 			for _, l := range tc.labels[:tc.codes] {
 				want = append(want, l.QR)
@@ -364,13 +363,19 @@ func render(t *testing.T, l Layout, labels []Label) string {
 	return file
 }
 
-// rasterize renders a page of a PDF in grey with pdftoppm.
-func rasterize(t *testing.T, file string, page, dpi int) *image.Gray {
+// pagePNG renders a page of a PDF in grey with pdftoppm and returns the file.
+func pagePNG(t *testing.T, file string, page, dpi int) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "page")
 	p := strconv.Itoa(page)
 	run(t, tool(t, "pdftoppm"), "-gray", "-png", "-singlefile", "-r", strconv.Itoa(dpi), "-f", p, "-l", p, file, out)
-	f, err := os.Open(out + ".png")
+	return out + ".png"
+}
+
+// rasterize renders a page of a PDF in grey.
+func rasterize(t *testing.T, file string, page, dpi int) *image.Gray {
+	t.Helper()
+	f, err := os.Open(pagePNG(t, file, page, dpi))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,17 +387,6 @@ func rasterize(t *testing.T, file string, page, dpi int) *image.Gray {
 	g := image.NewGray(img.Bounds())
 	draw.Draw(g, g.Rect, img, img.Bounds().Min, draw.Src)
 	return g
-}
-
-func writePNG(t *testing.T, file string, img image.Image) {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // textBox returns where the cell prints s: from the cap height to the baseline.

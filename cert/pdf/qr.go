@@ -29,19 +29,30 @@ var (
 
 // encodeQR returns the QR Code of content.
 func encodeQR(content string) (*qrCode, error) {
-	ver := 1
-	for ; ver <= 40; ver++ {
-		if 4+qrCountBits(ver)+8*len(content) <= 8*qrDataCodewords(ver) {
-			break
-		}
-	}
-	if ver > 40 {
-		return nil, errors.New("qr code: content too long")
+	ver, err := qrVersion(content)
+	if err != nil {
+		return nil, err
 	}
 	m := newQRMatrix(ver)
 	m.place(m.codewords(qrData(content, ver)))
 	m.applyMask(m.bestMask())
 	return m.code(), nil
+}
+
+// qrVersion returns the smallest version that holds content.
+func qrVersion(content string) (int, error) {
+	for ver := 1; ver <= 40; ver++ {
+		if 4+qrCountBits(ver)+8*len(content) <= 8*qrDataCodewords(ver) {
+			return ver, nil
+		}
+	}
+	return 0, errors.New("qr code: content too long")
+}
+
+// qrSize returns the modules a side of content's QR Code.
+func qrSize(content string) (int, error) {
+	ver, err := qrVersion(content)
+	return 4*ver + 17, err
 }
 
 func qrCountBits(ver int) int {
