@@ -84,7 +84,7 @@ func artefacts(t *testing.T) string {
 
 func TestBrowser(t *testing.T) {
 	bctx := startBrowser(t)
-	e := newEnv(t)
+	e := newEnv(t, false)
 	dir := artefacts(t)
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()

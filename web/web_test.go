@@ -35,7 +35,8 @@ type env struct {
 	certified *demo.Certified
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a console over the demo; with certify, the demo's certificates too.
+func newEnv(t *testing.T, certify bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	db := testdb.SQLite(t)
@@ -53,9 +54,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	certs := cert.NewService(cert.Config{Store: st, Keys: keys, Missing: pdf.Missing})
-	cs, err := demo.Certify(ctx, svc, certs, res.ExampleLot)
-	if err != nil {
-		t.Fatal(err)
+	var cs *demo.Certified
+	if certify {
+		if cs, err = demo.Certify(ctx, svc, certs, res.ExampleLot); err != nil {
+			t.Fatal(err)
+		}
 	}
 	srv := httptest.NewServer(web.New(web.Config{Service: svc, Certs: certs, Base: "http://127.0.0.1:8080"}))
 	t.Cleanup(srv.Close)
@@ -298,7 +301,7 @@ func (e *env) orchard(i int) string {
 }
 
 func TestConsole(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, false)
 
 	t.Run("signed out", func(t *testing.T) {
 		c := e.client(t)
@@ -680,6 +683,46 @@ func TestConsole(t *testing.T) {
 		})
 	})
 
+	t.Run("ship and receive", func(t *testing.T) {
+		c := e.client(t)
+		c.login("xunwu")
+		boxes := strconv.FormatInt(e.lotID("XW-T-001-5K"), 10)
+		p := c.get("/console/record/shipping?lot=" + boxes)
+		form := c.form(p, "/console/record/shipping")
+		if got := form["shipping.lots"]; len(got) != 1 || got[0] != boxes {
+			t.Fatalf("?lot= not ticked: %v", got)
+		}
+		// A quick, if odd, route: from the packhouse to one of xunwu's orchards.
+		form.Set("shipping.to", e.orchard(0))
+		form.Set("shipping.vehicle", "赣B12345")
+		p = c.follow(c.post("/console/record/shipping", form))
+		if f := flash(p); f != "已记录发运（1个批次）" || !strings.Contains(text(p.doc), "赣B12345") {
+			t.Errorf("shipping: flash %q", f)
+		}
+		if lot := text(c.get("/console/lots/" + boxes).doc); !strings.Contains(lot, "在途") {
+			t.Error("the shipped lot is not in transit")
+		}
+		p = c.get("/console/record/receiving")
+		form = c.form(p, "/console/record/receiving")
+		var offered bool
+		for _, in := range all(p.doc, func(n *html.Node) bool { return attr(n, "name") == "receiving.lots" }) {
+			offered = offered || attr(in, "value") == boxes
+		}
+		if !offered {
+			t.Fatal("the lot in transit is not offered for receiving")
+		}
+		form.Set("site", e.orchard(0))
+		form.Set("receiving.lots", boxes)
+		p = c.follow(c.post("/console/record/receiving", form))
+		if f := flash(p); f != "已记录收货（1个批次）" {
+			t.Errorf("receiving: flash %q", f)
+		}
+		// xunwu has no cold store: the storing form says so.
+		if p := c.get("/console/record/storing"); !strings.Contains(text(first(p.doc, func(n *html.Node) bool { return hasClass(n, "alert") })), "还没有可记录入库贮存的场所") {
+			t.Error("storing without a cold store is not explained")
+		}
+	})
+
 	t.Run("csrf", func(t *testing.T) {
 		c := e.client(t)
 		c.login("xunwu")
@@ -784,7 +827,7 @@ func isPDF(t *testing.T, p page, what string) {
 }
 
 func TestCertificates(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, true)
 	c := e.client(t)
 	c.login("xunwu")
 	units := strconv.FormatInt(e.certID(e.certified.Units), 10)
