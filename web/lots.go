@@ -30,10 +30,11 @@ type catalogue struct {
 	sites    map[int64]*trace.Site
 	siteList []trace.Site
 	parties  map[int64]string
+	lots     map[int64]*trace.Lot // lots read for this request; nil entries are unreadable
 }
 
 func (s *server) catalogue(ctx context.Context, a trace.Actor) (*catalogue, error) {
-	c := &catalogue{svc: s.svc, a: a, products: map[int64]*trace.Product{}, sites: map[int64]*trace.Site{}, parties: map[int64]string{}}
+	c := &catalogue{svc: s.svc, a: a, products: map[int64]*trace.Product{}, sites: map[int64]*trace.Site{}, parties: map[int64]string{}, lots: map[int64]*trace.Lot{}}
 	for p := (trace.Page{Limit: 1000}); ; {
 		ps, err := s.svc.Products(ctx, a, p)
 		if err != nil {
@@ -96,6 +97,19 @@ func (c *catalogue) partyName(ctx context.Context, id int64) string {
 	}
 	c.parties[id] = n
 	return n
+}
+
+// lot reads a lot the actor may read, once per request; nil when it may not.
+func (c *catalogue) lot(ctx context.Context, id int64) *trace.Lot {
+	if l, ok := c.lots[id]; ok {
+		return l
+	}
+	l, err := c.svc.Lot(ctx, c.a, id)
+	if err != nil {
+		l = nil
+	}
+	c.lots[id] = l
+	return l
 }
 
 func (c *catalogue) lotView(l trace.Lot) lotView {
@@ -314,7 +328,7 @@ func (s *server) eventView(ctx context.Context, c *catalogue, e *trace.Event) ev
 	}
 	for _, el := range e.Lots {
 		lv := eventLot{ID: el.Lot, Code: fmt.Sprintf("#%d", el.Lot), Role: roleLabels[el.Role]}
-		if l, err := s.svc.Lot(ctx, c.a, el.Lot); err == nil {
+		if l := c.lot(ctx, el.Lot); l != nil {
 			lv.Code = l.Code
 			if el.Quantity > 0 {
 				lv.Quantity = fmtQty(el.Quantity) + " " + l.Unit.ZH()

@@ -611,6 +611,15 @@ func TestConsole(t *testing.T) {
 			if body := text(lot.doc); !strings.Contains(body, "1200 / 共 1200 公斤") || !strings.Contains(body, "一等") {
 				t.Errorf("lot page lacks the quantity or grade: %s", body)
 			}
+			// The datetime-local value is Beijing time: the timeline shows it as entered.
+			if got, want := text(first(lot.doc, func(n *html.Node) bool { return n.Data == "time" && first(n.Parent, func(m *html.Node) bool { return m.Data == "b" }) != nil })), strings.Replace(good.Get("time"), "T", " ", 1); got != want {
+				t.Errorf("harvest time on the timeline %q, want %q", got, want)
+			}
+			var spec string
+			e.db.QueryRow(context.Background(), `SELECT e.body FROM events e JOIN lots l ON l.event_id = e.id WHERE l.code = 'XW-T-001'`).Scan(&spec)
+			if want := `"time":"` + good.Get("time") + `:00+08:00"`; !strings.Contains(spec, want) {
+				t.Errorf("recorded event %s lacks %s", spec, want)
+			}
 			if again := c.get(p.header.Get("Location")); first(again.doc, func(n *html.Node) bool { return hasClass(n, "flash") }) != nil {
 				t.Error("the flash shows twice")
 			}
