@@ -24,6 +24,7 @@ type sfnt struct {
 	tables  map[string][]byte
 	glyph   map[rune]uint16 // printable runes only
 	advance []uint16        // per glyph, font units
+	lsb     []uint16        // left side bearing per glyph, as stored
 	bmp     []uint16        // advance per rune of the Basic Multilingual Plane
 	loca    []uint32        // glyph offsets into glyf, numGlyphs+1 of them
 	upem    float64
@@ -82,9 +83,14 @@ func parseFont(b []byte) (*sfnt, error) {
 		}
 	}
 	nh := int(u16(hhea, 34))
-	f.advance = make([]uint16, numGlyphs)
+	f.advance, f.lsb = make([]uint16, numGlyphs), make([]uint16, numGlyphs)
 	for g := range f.advance {
 		f.advance[g] = u16(hmtx, 4*min(g, nh-1))
+		if g < nh {
+			f.lsb[g] = u16(hmtx, 4*g+2)
+		} else {
+			f.lsb[g] = u16(hmtx, 4*nh+2*(g-nh))
+		}
 	}
 	cmap, err := unicodeCmap(f.tables["cmap"])
 	if err != nil {
@@ -199,7 +205,7 @@ func (f *sfnt) subset(runes []rune) []byte {
 			glyfOut = append(glyfOut, 0)
 		}
 		hmtxOut = binary.BigEndian.AppendUint16(hmtxOut, f.advance[g])
-		hmtxOut = append(hmtxOut, f.lsb(g)...)
+		hmtxOut = binary.BigEndian.AppendUint16(hmtxOut, f.lsb[g])
 	}
 	locaOut = binary.BigEndian.AppendUint32(locaOut, uint32(len(glyfOut)))
 
@@ -282,17 +288,6 @@ func components(g []byte, fn func(p int)) {
 			return
 		}
 	}
-}
-
-// lsb returns glyph g's left side bearing, as stored.
-func (f *sfnt) lsb(g uint16) []byte {
-	hmtx := f.tables["hmtx"]
-	nh := int(u16(f.tables["hhea"], 34))
-	if int(g) < nh {
-		return hmtx[4*int(g)+2 : 4*int(g)+4]
-	}
-	p := 4*nh + 2*(int(g)-nh)
-	return hmtx[p : p+2]
 }
 
 // cmap4 builds a cmap table with one (3,1) format 4 subtable, a segment per rune.
@@ -382,7 +377,10 @@ func addFonts(doc *fpdf.Fpdf, f *sfnt, runes []rune) (*docFonts, error) {
 		for j, r := range group {
 			d.code[r] = uint16(i)<<8 | uint16(32+j)
 			def.Cw[32+j] = int(math.Round(f.runeWidth(r) * 1000))
-			diff = fmt.Appendf(diff, " /uni%04X", r)
+			diff = append(diff, " /uni"...)
+			for s := 12; s >= 0; s -= 4 {
+				diff = append(diff, "0123456789ABCDEF"[r>>s&0xF])
+			}
 		}
 		def.Diff = string(diff)
 		ttf := f.subset(group)

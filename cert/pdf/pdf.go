@@ -1,9 +1,19 @@
 // Package pdf prints 承诺达标合格证 (cert.Certificate) as PDF with go-pdf/fpdf:
 // an A6 certificate, an 80×60 mm thermal label, or A4 sheets of labels.
 //
-// Text is set in an embedded WenQuanYi Micro Hei cut to GB 2312; each document
-// embeds only the glyphs it prints. The QR code and the tick boxes are vector
-// shapes.
+// Every layout prints the title 承诺达标合格证 large and bold, every field, the
+// commitment of the certificate's template, the three bases as drawn tick boxes,
+// the serial, the unit serial of unit-level labels and the QR code (level M,
+// vector) with its short URL under it. Text wraps, never clipped; when a label's
+// text is long its type shrinks, down to a floor per layout, and a label that
+// does not fit even then is refused, naming its longest field. The smallest
+// cells, sheet-3x8's 70×37 mm, set the fields in 5 pt (4.5 pt at the least) and
+// the commitment in 4.5 pt (4 pt), wrapped beside and under the QR code. A
+// buyer's upstream certificates are printed as their count and as many serials
+// as fit on two lines, ending in 等 when some are left out.
+//
+// Text is set in an embedded WenQuanYi Micro Hei cut to GB 2312 (see font/);
+// each document embeds only the glyphs it prints.
 package pdf
 
 import (

@@ -103,8 +103,8 @@ func TestRenderText(t *testing.T) {
 						t.Errorf("text lacks %q:\n%s", w, got)
 					}
 				}
-				if strings.Contains(got, "联系方式") != (tc.label.Cert.Contact != "") {
-					t.Errorf("联系方式 printed = %v, contact %q", !(tc.label.Cert.Contact != ""), tc.label.Cert.Contact)
+				if printed := strings.Contains(got, "联系方式"); printed != (tc.label.Cert.Contact != "") {
+					t.Errorf("联系方式 printed: %v, contact %q", printed, tc.label.Cert.Contact)
 				}
 			})
 		}
