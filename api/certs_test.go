@@ -151,6 +151,12 @@ func TestCertificatesHTTP(t *testing.T) {
 		if r := e.do("GET", "/api/v1/certificates/nope", e.coop, nil); r.status != 404 || r.header.Get("Content-Type") != "application/problem+json" {
 			t.Fatalf("bad id: %d %s", r.status, r.body)
 		}
+		if r := e.do("DELETE", "/api/v1/tokens/current", e.other, nil); r.status != 204 {
+			t.Fatalf("logout: %d %s", r.status, r.body)
+		}
+		if r := e.do("GET", "/api/v1/me", e.other, nil); r.status != 401 {
+			t.Fatalf("a revoked token: %d %s", r.status, r.body)
+		}
 		if r := e.do("GET", "/api/v1/no-such-thing", e.coop, nil); r.status != 404 || r.header.Get("Content-Type") != "application/problem+json" {
 			t.Fatalf("unknown API path: %d %s", r.status, r.body)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -131,6 +132,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, tokenView{Token: token, User: viewUser(u)})
+}
+
+// logout revokes the token the request carries.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if err := s.svc.Logout(context.WithoutCancel(r.Context()), strings.TrimSpace(token)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) error {

@@ -95,6 +95,7 @@ func New(cfg Config) http.Handler {
 			r.Use(s.authenticate) // every route below needs a Bearer token
 			r.Use(s.idempotency)  // Idempotency-Key on POST
 			r.Get("/me", handle(s.me))
+			r.Delete("/tokens/current", handle(s.logout))
 			r.Get("/parties", handle(s.listParties))
 			r.Post("/parties", handle(s.createParty))
 			r.Get("/parties/{id}", handle(s.getParty))

@@ -70,6 +70,14 @@ func (s *Service) Login(ctx context.Context, username, password, tokenName strin
 	return token, u, err
 }
 
+// Logout revokes an API token: it no longer authenticates, here or on any node
+// once their caches expire (tokenCacheTTL).
+func (s *Service) Logout(ctx context.Context, token string) error {
+	h := TokenHash(token)
+	s.tokens.Delete(string(h))
+	return s.store.Write(ctx, func(tx Tx) error { return tx.DeleteToken(ctx, h) })
+}
+
 // dummyHash is hashed once, on the first login of an unknown user, not at start-up.
 var dummyHash = sync.OnceValue(func() string { return HashPassword("ganpin") })
 
@@ -539,7 +547,10 @@ func (c *capture) newLot(field string, ns *NewLotSpec) (*Lot, error) {
 		return nil, unknownUnit(field+".unit", ns.Unit)
 	}
 	if ns.Unit.Mass() == 0 && ns.Unit != p.Unit {
-		return nil, Invalid(field+".unit", "unit_mismatch", "产品%s按%s计数，不能按%s计量", "product %s is counted in %s, not %s", p.Name, p.Unit, ns.Unit)
+		if p.Unit.Mass() != 0 {
+			return nil, Invalid(field+".unit", "unit_mismatch", "产品%s按重量计量，不能按%s计数", "product %s is measured by mass, not counted in %s", p.Name, ns.Unit.ZH())
+		}
+		return nil, Invalid(field+".unit", "unit_mismatch", "产品%s按%s计数，不能按%s计数", "product %s is counted in %s, not %s", p.Name, p.Unit.ZH(), ns.Unit.ZH())
 	}
 	if !grades[ns.Grade] {
 		return nil, Invalid(field+".grade", "invalid_grade", "等级应为特等、一等或二等", "the grade is 特等, 一等 or 二等")

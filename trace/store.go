@@ -54,6 +54,7 @@ type Tx interface {
 	CreateParty(ctx context.Context, p *Party) error
 	CreateUser(ctx context.Context, u *User) error
 	CreateToken(ctx context.Context, userID int64, name string, hash []byte) error
+	DeleteToken(ctx context.Context, hash []byte) error
 	CreateSite(ctx context.Context, s *Site) error
 	CreateProduct(ctx context.Context, p *Product) error
 	// ReserveIDs returns n new IDs for events (kind "event") or lots (kind "lot").

@@ -168,9 +168,13 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// logout forgets the session cookie. The token itself stays valid in the store
-// until trace.Service can revoke tokens.
+// logout revokes the session's token and forgets the cookie.
 func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(s.cookieName()); err == nil {
+		if err := s.svc.Logout(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
 	s.clearSession(w)
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 	return nil

@@ -527,7 +527,7 @@ func TestConsole(t *testing.T) {
 			{"future", "time", nowCST().Add(2 * time.Hour).Format("2006-01-02T15:04"), 422, "time", "事件时间不能晚于当前时间"},
 			{"no time", "time", "", 422, "time", "请填写时间"},
 			{"no product", "harvest.lot.product", "", 422, "harvest.lot.product", "请选择产品"},
-			{"count unit", "harvest.lot.unit", "box", 422, "harvest.lot.unit", "不能按box计量"},
+			{"count unit", "harvest.lot.unit", "box", 422, "harvest.lot.unit", "不能按箱计数"},
 			{"duplicate code", "harvest.lot.code", "XW-1103-001", 409, "harvest.lot.code", "批次号XW-1103-001已存在"},
 			{"no site", "site", "", 422, "site", "请选择场所"},
 		} {
@@ -777,9 +777,22 @@ func TestConsole(t *testing.T) {
 		c := e.client(t)
 		c.login("xunwu")
 		home := c.get("/console/")
+		u, _ := url.Parse(e.url)
+		var token string
+		for _, ck := range c.jar.Cookies(u) {
+			if strings.HasPrefix(ck.Value, "gp_") {
+				token = ck.Value
+			}
+		}
+		if _, err := e.svc.Authenticate(context.Background(), token); err != nil {
+			t.Fatalf("the session's token %q does not authenticate: %v", token, err)
+		}
 		p := c.post("/console/logout", c.form(home, "/console/logout"))
 		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/login" {
 			t.Fatalf("logout: %d to %q", p.status, p.header.Get("Location"))
+		}
+		if _, err := e.svc.Authenticate(context.Background(), token); err == nil {
+			t.Error("the token still authenticates after logout")
 		}
 		if p := c.get("/console/lots"); p.status != http.StatusSeeOther {
 			t.Errorf("after logout /console/lots: %d, want a redirect to login", p.status)

@@ -54,6 +54,11 @@ func (q queries) CreateToken(ctx context.Context, userID int64, name string, has
 	return err
 }
 
+func (q queries) DeleteToken(ctx context.Context, hash []byte) error {
+	_, err := q.c.Exec(ctx, `DELETE FROM tokens WHERE hash = $1`, hash)
+	return err
+}
+
 // UserByName returns a user with its password hash.
 func (s *Store) UserByName(ctx context.Context, username string) (*trace.User, error) {
 	var u trace.User

@@ -437,3 +437,10 @@ func (t *tx) CreateToken(ctx context.Context, userID int64, name string, hash []
 	}
 	return t.queries.CreateToken(ctx, userID, name, hash)
 }
+
+func (t *tx) DeleteToken(ctx context.Context, hash []byte) error {
+	if err := t.guard(ctx); err != nil {
+		return err
+	}
+	return t.queries.DeleteToken(ctx, hash)
+}
