@@ -115,23 +115,29 @@ func DecodeLegSummary(b []byte) (*LegSummary, error) {
 		Leg: c.Leg, Profile: c.Profile, Sources: c.Sources, Verdict: c.Verdict, Canonical: b}, nil
 }
 
-// ReadingsDigest is the SHA-256, in hex, of readings in time order, one line each:
-// RFC 3339 UTC time with microseconds, temperature, humidity (empty when absent)
-// and flags, comma-separated. Anyone holding the raw readings can recompute it.
+// AppendReadingLine appends a reading as one line of its canonical text: RFC 3339
+// UTC time with microseconds, temperature, humidity (empty when absent) and
+// flags, comma-separated, and a newline.
+func AppendReadingLine(b []byte, r Reading) []byte {
+	b = r.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, r.Temp, 'f', -1, 64)
+	b = append(b, ',')
+	if !math.IsNaN(r.Humidity) {
+		b = strconv.AppendFloat(b, r.Humidity, 'f', -1, 64)
+	}
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(r.Flags), 10)
+	return append(b, '\n')
+}
+
+// ReadingsDigest is the SHA-256, in hex, of readings' lines (AppendReadingLine)
+// in time order: anyone holding the raw readings can recompute it.
 func ReadingsDigest(rs []Reading) string {
 	h := sha256.New()
 	var b []byte
 	for _, r := range rs {
-		b = r.Time.UTC().AppendFormat(b[:0], "2006-01-02T15:04:05.000000Z")
-		b = append(b, ',')
-		b = strconv.AppendFloat(b, r.Temp, 'f', -1, 64)
-		b = append(b, ',')
-		if !math.IsNaN(r.Humidity) {
-			b = strconv.AppendFloat(b, r.Humidity, 'f', -1, 64)
-		}
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(r.Flags), 10)
-		b = append(b, '\n')
+		b = AppendReadingLine(b[:0], r)
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))
