@@ -113,7 +113,6 @@ func newColdEnv(t *testing.T, db sqldb.DB) *coldEnv {
 	return e
 }
 
-
 func (e *coldEnv) post(path, token string, v any, header ...string) response {
 	e.t.Helper()
 	b, _ := json.Marshal(v)
