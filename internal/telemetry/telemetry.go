@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eclipse/paho.golang/autopaho"
@@ -51,9 +52,11 @@ type Config struct {
 
 // Subscriber receives telemetry and stores it in batches.
 type Subscriber struct {
-	cfg   Config
-	url   *url.URL
-	inbox chan message
+	cfg        Config
+	url        *url.URL
+	inbox      chan message
+	subscribed chan struct{}
+	once       sync.Once
 }
 
 type message struct {
@@ -84,8 +87,11 @@ func New(cfg Config) (*Subscriber, error) {
 	if cfg.Session <= 0 {
 		cfg.Session = time.Hour
 	}
-	return &Subscriber{cfg: cfg, url: u, inbox: make(chan message, 4*cfg.MaxBatch)}, nil
+	return &Subscriber{cfg: cfg, url: u, inbox: make(chan message, 4*cfg.MaxBatch), subscribed: make(chan struct{})}, nil
 }
+
+// Subscribed is closed once the first subscription is in place.
+func (s *Subscriber) Subscribed() <-chan struct{} { return s.subscribed }
 
 // Run connects (reconnecting as needed) and stores what arrives until ctx is done.
 func (s *Subscriber) Run(ctx context.Context) error {
@@ -98,9 +104,13 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			// Subscribing on every connection re-establishes the subscription after a drop.
 			go func() {
-				if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: TopicPrefix + "+", QoS: 1}}}); err != nil && ctx.Err() == nil {
-					slog.Error("telemetry: subscribe failed", "err", err)
+				if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: TopicPrefix + "+", QoS: 1}}}); err != nil {
+					if ctx.Err() == nil {
+						slog.Error("telemetry: subscribe failed", "err", err)
+					}
+					return
 				}
+				s.once.Do(func() { close(s.subscribed) })
 			}()
 			slog.Info("telemetry: connected", "broker", s.url.Redacted())
 		},
