@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"unicode"
 
@@ -263,6 +264,31 @@ func TestRenderDeterministic(t *testing.T) {
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Error("two renderings of the same labels differ")
 	}
+}
+
+// TestRenderConcurrent renders from several goroutines, as a server does: the
+// results are those of a single one.
+func TestRenderConcurrent(t *testing.T) {
+	labels := append(unitLabels(producerCert(), 3), label(buyerCert()))
+	want := map[Layout][]byte{}
+	for _, l := range layouts {
+		var b bytes.Buffer
+		if err := Render(&b, l, labels); err != nil {
+			t.Fatal(err)
+		}
+		want[l] = b.Bytes()
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		l := layouts[i%len(layouts)]
+		wg.Go(func() {
+			var b bytes.Buffer
+			if err := Render(&b, l, labels); err != nil || !bytes.Equal(b.Bytes(), want[l]) {
+				t.Errorf("%s: concurrent rendering differs (%v)", l, err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestRenderLongest prints a certificate with every field at the longest
