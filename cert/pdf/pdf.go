@@ -89,6 +89,7 @@ func Render(w io.Writer, layout Layout, labels []Label) error {
 	doc.SetAutoPageBreak(false, 0)
 	doc.SetMargins(0, 0, 0)
 	doc.SetCatalogSort(true)
+	doc.SetTitle(title, true)
 	doc.SetCreationDate(created(labels))
 	doc.SetModificationDate(created(labels))
 	// Compressing costs 1 ms a stream, most of the time of a one-page document,
