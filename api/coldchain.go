@@ -262,25 +262,25 @@ func (s *Server) deviceReadings(w http.ResponseWriter, r *http.Request) error {
 
 type legView struct {
 	trace.Leg
-	KindZH   string         `json:"kind_zh"`
-	StatusZH string         `json:"status_zh"`
-	Profile  trace.Profile  `json:"profile"`
-	Sources  []trace.Source `json:"sources"`
-	Verdict  trace.Verdict  `json:"verdict"`
-	Summary  *summaryView   `json:"summary,omitempty"`
+	KindZH   string           `json:"kind_zh"`
+	StatusZH string           `json:"status_zh"`
+	Profile  trace.Profile    `json:"profile"`
+	Sources  []trace.Source   `json:"sources"`
+	Verdict  trace.LegVerdict `json:"verdict"`
+	Summary  *summaryView     `json:"summary,omitempty"`
 }
 
 type summaryView struct {
-	ID         int64          `json:"id"`
-	Leg        int64          `json:"leg"`
-	Version    int            `json:"version"`
-	Supersedes int64          `json:"supersedes,omitempty"`
-	Party      int64          `json:"party"`
-	Recorded   time.Time      `json:"recorded"`
-	Status     trace.Status   `json:"status"`
-	StatusZH   string         `json:"status_zh"`
-	Record     []byte         `json:"record"` // the canonical bytes, base64: the log leaf
-	Log        *anchor.Status `json:"log,omitempty"`
+	ID         int64           `json:"id"`
+	Leg        int64           `json:"leg"`
+	Version    int             `json:"version"`
+	Supersedes int64           `json:"supersedes,omitempty"`
+	Party      int64           `json:"party"`
+	Recorded   time.Time       `json:"recorded"`
+	Status     trace.LegStatus `json:"status"`
+	StatusZH   string          `json:"status_zh"`
+	Record     []byte          `json:"record"` // the canonical bytes, base64: the log leaf
+	Log        *anchor.Status  `json:"log,omitempty"`
 }
 
 func legKindZH(k trace.LegKind) string {
@@ -550,19 +550,19 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 
 // publicLegView is what anyone may see of a leg: no devices, parties or sites.
 type publicLegView struct {
-	Kind              trace.LegKind `json:"kind"`
-	KindZH            string        `json:"kind_zh"`
-	From              time.Time     `json:"from"`
-	To                time.Time     `json:"to"`
-	Open              bool          `json:"open,omitempty"`
-	Status            trace.Status  `json:"status"`
-	StatusZH          string        `json:"status_zh"`
-	Temperature       *trace.Stats  `json:"temperature,omitempty"`
-	OutOfRangeMinutes int64         `json:"out_of_range_minutes"`
-	AlarmMinutes      int64         `json:"alarm_minutes"`
-	Excursions        int           `json:"excursions"`
-	Gaps              int           `json:"gaps"`
-	Sealed            bool          `json:"sealed"`
+	Kind              trace.LegKind   `json:"kind"`
+	KindZH            string          `json:"kind_zh"`
+	From              time.Time       `json:"from"`
+	To                time.Time       `json:"to"`
+	Open              bool            `json:"open,omitempty"`
+	Status            trace.LegStatus `json:"status"`
+	StatusZH          string          `json:"status_zh"`
+	Temperature       *trace.Stats    `json:"temperature,omitempty"`
+	OutOfRangeMinutes int64           `json:"out_of_range_minutes"`
+	AlarmMinutes      int64           `json:"alarm_minutes"`
+	Excursions        int             `json:"excursions"`
+	Gaps              int             `json:"gaps"`
+	Sealed            bool            `json:"sealed"`
 }
 
 type publicJourneyView struct {

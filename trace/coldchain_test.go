@@ -73,7 +73,7 @@ func TestTransportLegVerdictAndSummary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !leg.Leg.Open || leg.Leg.Kind != trace.TransportLeg || leg.Verdict.Status != trace.StatusNoData {
+		if !leg.Leg.Open || leg.Leg.Kind != trace.TransportLeg || leg.Verdict.Status != trace.LegNoData {
 			t.Fatalf("leg before readings = %+v %+v", leg.Leg, leg.Verdict)
 		}
 
@@ -112,7 +112,7 @@ func TestTransportLegVerdictAndSummary(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := leg.Verdict
-		if v.Status != trace.StatusOK || v.Readings != 71 || v.Flagged != 1 || v.Temp.Min != 6 || v.Temp.Max != 7 || len(leg.Sources) != 1 || leg.Sources[0].Readings != 72 {
+		if v.Status != trace.LegOK || v.Readings != 71 || v.Flagged != 1 || v.Temp.Min != 6 || v.Temp.Max != 7 || len(leg.Sources) != 1 || leg.Sources[0].Readings != 72 {
 			t.Fatalf("verdict = %+v, sources %+v", v, leg.Sources)
 		}
 		_, err = w.svc.SealLeg(ctx, w.cold, ship.ID)
@@ -133,7 +133,7 @@ func TestTransportLegVerdictAndSummary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s1.Version != 1 || s1.Leg.Open || s1.Verdict.Status != trace.StatusOK || s1.Leg.EndEvent == 0 || len(s1.Canonical) == 0 {
+		if s1.Version != 1 || s1.Leg.Open || s1.Verdict.Status != trace.LegOK || s1.Leg.EndEvent == 0 || len(s1.Canonical) == 0 {
 			t.Fatalf("summary: version %d, leg %+v, verdict %+v", s1.Version, s1.Leg, s1.Verdict)
 		}
 		if got := trace.ReadingsDigest(mustReadings(t, w, logger.ID, ago(12), ago(0.2))); got != s1.Sources[0].SHA256 {
@@ -157,7 +157,7 @@ func TestTransportLegVerdictAndSummary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s2.Version != 2 || s2.Supersedes != s1.ID || s2.Verdict.Status != trace.StatusAlarm || len(s2.Verdict.Excursions) != 1 {
+		if s2.Version != 2 || s2.Supersedes != s1.ID || s2.Verdict.Status != trace.LegAlarm || len(s2.Verdict.Excursions) != 1 {
 			t.Fatalf("second summary: version %d supersedes %d, verdict %+v", s2.Version, s2.Supersedes, s2.Verdict)
 		}
 		legs, err := w.svc.LotLegs(ctx, w.cold, boxes)
@@ -223,7 +223,7 @@ func TestStorageLegAndContainer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if leg.Leg.Kind != trace.StorageLeg || leg.Leg.Open || leg.Leg.EndEvent != ship.ID || leg.Verdict.Status != trace.StatusOK || len(leg.Sources) != 1 || leg.Sources[0].Device != "ROOM-A3" {
+		if leg.Leg.Kind != trace.StorageLeg || leg.Leg.Open || leg.Leg.EndEvent != ship.ID || leg.Verdict.Status != trace.LegOK || len(leg.Sources) != 1 || leg.Sources[0].Device != "ROOM-A3" {
 			t.Fatalf("storage leg = %+v %+v %+v", leg.Leg, leg.Verdict, leg.Sources)
 		}
 		tr, err := w.svc.Leg(ctx, w.cold, ship.ID)
@@ -231,7 +231,7 @@ func TestStorageLegAndContainer(t *testing.T) {
 			t.Fatal(err)
 		}
 		v := tr.Verdict
-		if !tr.Leg.Open || v.Status != trace.StatusAlarm || len(v.Excursions) != 1 || v.Excursions[0].Extreme != 2.5 || v.Excursions[0].Seconds != 3600 || len(v.Gaps) != 1 {
+		if !tr.Leg.Open || v.Status != trace.LegAlarm || len(v.Excursions) != 1 || v.Excursions[0].Extreme != 2.5 || v.Excursions[0].Seconds != 3600 || len(v.Gaps) != 1 {
 			t.Fatalf("container leg = %+v %+v", tr.Leg, v)
 		}
 		legs, err := w.svc.LotLegs(ctx, w.coop, boxes)
@@ -246,7 +246,7 @@ func TestStorageLegAndContainer(t *testing.T) {
 			t.Fatalf("ending twice: %v", err)
 		}
 		tr, _ = w.svc.Leg(ctx, w.cold, ship.ID)
-		if tr.Verdict.Status != trace.StatusAlarm || tr.Sources[0].To.Sub(ago(5)).Abs() > time.Second || len(tr.Verdict.Gaps) != 1 {
+		if tr.Verdict.Status != trace.LegAlarm || tr.Sources[0].To.Sub(ago(5)).Abs() > time.Second || len(tr.Verdict.Gaps) != 1 {
 			t.Fatalf("after the reefer logger came off: %+v %+v", tr.Sources, tr.Verdict.Gaps)
 		}
 	})

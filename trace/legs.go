@@ -46,8 +46,8 @@ type Source struct {
 	Party      int64     `json:"party"`
 	From       time.Time `json:"from"`
 	To         time.Time `json:"to"`
-	Readings   int       `json:"readings"` // flagged ones included
-	SHA256     string    `json:"sha256"`
+	Readings   int       `json:"readings"`         // flagged ones included
+	SHA256     string    `json:"sha256,omitempty"` // in summaries; live verdicts leave it out
 }
 
 // LegReport is a leg with its verdict, made now from the stored readings, and the
@@ -56,7 +56,7 @@ type LegReport struct {
 	Leg     Leg
 	Profile Profile
 	Sources []Source
-	Verdict Verdict
+	Verdict LegVerdict
 	Summary *LegSummary // nil until sealed
 }
 
@@ -72,22 +72,22 @@ type LegSummary struct {
 	Leg        Leg
 	Profile    Profile
 	Sources    []Source
-	Verdict    Verdict
+	Verdict    LegVerdict
 	Canonical  []byte
 }
 
 type canonicalSummary struct {
-	Record     string   `json:"record"`
-	ID         int64    `json:"id"`
-	Version    int      `json:"version"`
-	Supersedes int64    `json:"supersedes,omitempty"`
-	Party      int64    `json:"party"`
-	User       int64    `json:"user"`
-	Recorded   string   `json:"recorded"`
-	Leg        Leg      `json:"leg"`
-	Profile    Profile  `json:"profile"`
-	Sources    []Source `json:"sources"`
-	Verdict    Verdict  `json:"verdict"`
+	Record     string     `json:"record"`
+	ID         int64      `json:"id"`
+	Version    int        `json:"version"`
+	Supersedes int64      `json:"supersedes,omitempty"`
+	Party      int64      `json:"party"`
+	User       int64      `json:"user"`
+	Recorded   string     `json:"recorded"`
+	Leg        Leg        `json:"leg"`
+	Profile    Profile    `json:"profile"`
+	Sources    []Source   `json:"sources"`
+	Verdict    LegVerdict `json:"verdict"`
 }
 
 // Seal computes the summary's canonical bytes; every field must be final.
@@ -224,8 +224,9 @@ func nextEvent(ctx context.Context, r Reader, lot, after int64, ok func(*Event) 
 }
 
 // judgeLeg reads the readings of the devices assigned to a leg and judges them
-// under the profile of its first lot's product.
-func judgeLeg(ctx context.Context, r legReader, leg *Leg) (*LegReport, error) {
+// under the profile of its first lot's product; digest fills the sources' digests
+// (needed to seal, not to look).
+func judgeLeg(ctx context.Context, r legReader, leg *Leg, digest bool) (*LegReport, error) {
 	lot, err := r.Lot(ctx, slices.Min(leg.Lots))
 	if err != nil {
 		return nil, err
@@ -280,8 +281,11 @@ func judgeLeg(ctx context.Context, r legReader, leg *Leg) (*LegReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		rep.Sources = append(rep.Sources, Source{Assignment: a.ID, Device: d.Serial, Party: a.PartyID, From: from.UTC(), To: to.UTC(),
-			Readings: len(rs), SHA256: ReadingsDigest(rs)})
+		src := Source{Assignment: a.ID, Device: d.Serial, Party: a.PartyID, From: from.UTC(), To: to.UTC(), Readings: len(rs)}
+		if digest {
+			src.SHA256 = ReadingsDigest(rs)
+		}
+		rep.Sources = append(rep.Sources, src)
 		byDevice[d.Serial] = append(byDevice[d.Serial], rs...)
 	}
 	series := make([]Series, 0, len(byDevice))
@@ -342,7 +346,7 @@ func (s *Service) Leg(ctx context.Context, a Actor, id int64) (*LegReport, error
 	if !s.mayReadLeg(ctx, a, leg) {
 		return nil, NotFound("", "leg", id)
 	}
-	return judgeLeg(ctx, cs, leg)
+	return judgeLeg(ctx, cs, leg, false)
 }
 
 // LotLegs returns the custody legs of a lot and of the lots it was made from, in
@@ -372,7 +376,7 @@ func (s *Service) graphLegs(ctx context.Context, g *Graph) ([]LegReport, error) 
 		if err != nil {
 			return nil, err
 		}
-		rep, err := judgeLeg(ctx, cs, leg)
+		rep, err := judgeLeg(ctx, cs, leg, false)
 		if err != nil {
 			return nil, err
 		}
@@ -404,7 +408,7 @@ func (s *Service) SealLeg(ctx context.Context, a Actor, id int64) (*LegSummary, 
 		if leg.Open {
 			return Conflict("", "leg_open", "该段尚未结束（尚未收货或出库），不能封存", "this leg has not ended yet (not received or still in store)")
 		}
-		rep, err := judgeLeg(ctx, tx, leg)
+		rep, err := judgeLeg(ctx, tx, leg, true)
 		if err != nil {
 			return err
 		}

@@ -220,7 +220,7 @@ func TestNotifyRecall(t *testing.T) {
 			}
 		}
 		insp := trace.Actor{UserID: 9, Roles: []trace.Role{trace.RoleInspector}}
-		recall := trace.Recall{Ref: "recall:1", Lots: []int64{s.raw}, Reason: "抽检不合格：克百威超标"}
+		recall := trace.RecallNotice{Ref: "recall:1", Lots: []int64{s.raw}, Reason: "抽检不合格：克百威超标"}
 		if _, err := s.svc.NotifyRecall(ctx, s.other, recall); trace.KindOf(err) != trace.KindForbidden {
 			t.Fatalf("a stranger recalls: %v", err)
 		}

@@ -94,30 +94,30 @@ func (r *Reading) Flag() {
 	}
 }
 
-// Status is a leg's cold-chain verdict.
-type Status string
+// LegStatus is a leg's cold-chain verdict.
+type LegStatus string
 
 // Statuses, from worst to best; gaps make a verdict incomplete, never compliant.
 const (
-	StatusNoData     Status = "no_data"    // 无温度数据
-	StatusAlarm      Status = "alarm"      // 温度告警: beyond the alarm limits
-	StatusWarning    Status = "warning"    // 偏离推荐温度: outside the recommended range
-	StatusIncomplete Status = "incomplete" // 数据不完整: in range where measured, but with gaps
-	StatusOK         Status = "ok"         // 合格
+	LegNoData     LegStatus = "no_data"    // 无温度数据
+	LegAlarm      LegStatus = "alarm"      // 温度告警: beyond the alarm limits
+	LegWarning    LegStatus = "warning"    // 偏离推荐温度: outside the recommended range
+	LegIncomplete LegStatus = "incomplete" // 数据不完整: in range where measured, but with gaps
+	LegOK         LegStatus = "ok"         // 合格
 )
 
 // ZH returns the status in Chinese.
-func (s Status) ZH() string {
+func (s LegStatus) ZH() string {
 	switch s {
-	case StatusNoData:
+	case LegNoData:
 		return "无温度数据"
-	case StatusAlarm:
+	case LegAlarm:
 		return "温度告警"
-	case StatusWarning:
+	case LegWarning:
 		return "偏离推荐温度"
-	case StatusIncomplete:
+	case LegIncomplete:
 		return "数据不完整"
-	case StatusOK:
+	case LegOK:
 		return "合格"
 	}
 	return string(s)
@@ -149,15 +149,15 @@ type Stats struct {
 	Mean float64 `json:"mean"`
 }
 
-// Verdict is the cold-chain analysis of a leg. Each valid reading holds its value
+// LegVerdict is the cold-chain analysis of a leg. Each valid reading holds its value
 // until the device's next reading, at most the profile's maximum gap and at most
 // to the leg's end; longer silences are gaps, never counted as in range.
-type Verdict struct {
-	Status   Status `json:"status"`
-	Readings int    `json:"readings"` // valid readings used
-	Flagged  int    `json:"flagged"`  // implausible readings left out
-	Temp     *Stats `json:"temperature,omitempty"`
-	Humidity *Stats `json:"humidity,omitempty"`
+type LegVerdict struct {
+	Status   LegStatus `json:"status"`
+	Readings int       `json:"readings"` // valid readings used
+	Flagged  int       `json:"flagged"`  // implausible readings left out
+	Temp     *Stats    `json:"temperature,omitempty"`
+	Humidity *Stats    `json:"humidity,omitempty"`
 	// Seconds observed outside the recommended range, beyond the alarm limits, and
 	// outside the humidity range (any device).
 	OutOfRangeSeconds int64       `json:"out_of_range_seconds"`
@@ -176,28 +176,30 @@ type Series struct {
 
 // Judge computes the verdict of the leg [from, to] under profile p from each
 // device's readings; readings outside the leg or flagged implausible are left out.
-func Judge(p Profile, from, to time.Time, series []Series) Verdict {
-	v := Verdict{Excursions: []Excursion{}, Gaps: []Gap{}}
-	from, to = from.UTC(), to.UTC()
-	maxGap := p.MaxGap()
-	var times []time.Time
+func Judge(p Profile, from, to time.Time, series []Series) LegVerdict {
+	v := LegVerdict{Excursions: []Excursion{}, Gaps: []Gap{}}
+	lo, hi, maxGap := from.UnixMicro(), to.UnixMicro(), p.MaxGap().Microseconds()
+	var times []int64
 	var outRange, alarm, humid []span
 	var tSum, hSum float64
 	var hN int
 	for _, s := range series {
-		rs := make([]Reading, 0, len(s.Readings))
+		ps := make([]point, 0, len(s.Readings))
 		for _, r := range s.Readings {
-			if r.Time.Before(from) || r.Time.After(to) {
+			us := r.Time.UnixMicro()
+			if us < lo || us > hi {
 				continue
 			}
 			if r.Flags&FlagTemp != 0 {
 				v.Flagged++
 				continue
 			}
-			rs = append(rs, r)
+			ps = append(ps, point{us, r.Temp, r.Humidity, r.Flags&FlagHumidity == 0 && !math.IsNaN(r.Humidity)})
 		}
-		slices.SortFunc(rs, func(a, b Reading) int { return a.Time.Compare(b.Time) })
-		rs = slices.CompactFunc(rs, func(a, b Reading) bool { return a.Time.Equal(b.Time) })
+		if !slices.IsSortedFunc(ps, func(a, b point) int { return cmp.Compare(a.t, b.t) }) {
+			slices.SortStableFunc(ps, func(a, b point) int { return cmp.Compare(a.t, b.t) })
+		}
+		ps = slices.CompactFunc(ps, func(a, b point) bool { return a.t == b.t })
 		var run *Excursion
 		closeRun := func() {
 			if run != nil {
@@ -206,39 +208,38 @@ func Judge(p Profile, from, to time.Time, series []Series) Verdict {
 				run = nil
 			}
 		}
-		for i, r := range rs {
-			times = append(times, r.Time)
-			v.Readings++
-			tSum += r.Temp
-			v.Temp = widen(v.Temp, r.Temp)
-			if r.Flags&FlagHumidity == 0 && !math.IsNaN(r.Humidity) {
-				hSum += r.Humidity
+		for i, r := range ps {
+			times = append(times, r.t)
+			tSum += r.temp
+			v.Temp = widen(v.Temp, r.temp)
+			if r.hasHum {
+				hSum += r.hum
 				hN++
-				v.Humidity = widen(v.Humidity, r.Humidity)
+				v.Humidity = widen(v.Humidity, r.hum)
 			}
 			// The value holds until the next reading, unless a gap or the leg's end comes first.
-			held, linked := r.Time, false
-			if i+1 < len(rs) {
-				if next := rs[i+1].Time; next.Sub(r.Time) <= maxGap {
+			held, linked := r.t, false
+			if i+1 < len(ps) {
+				if next := ps[i+1].t; next-r.t <= maxGap {
 					held, linked = next, true
 				}
-			} else if to.Sub(r.Time) <= maxGap {
-				held = to
+			} else if hi-r.t <= maxGap {
+				held = hi
 			}
-			sp := span{r.Time, held}
+			sp := span{r.t, held}
 			dir := ""
 			switch {
-			case r.Temp > p.RecommendedMax:
+			case r.temp > p.RecommendedMax:
 				dir = "above"
 				outRange = append(outRange, sp)
-			case r.Temp < p.RecommendedMin:
+			case r.temp < p.RecommendedMin:
 				dir = "below"
 				outRange = append(outRange, sp)
 			}
-			if r.Temp > p.AlarmAbove || r.Temp < p.AlarmBelow {
+			if r.temp > p.AlarmAbove || r.temp < p.AlarmBelow {
 				alarm = append(alarm, sp)
 			}
-			if r.Flags&FlagHumidity == 0 && !math.IsNaN(r.Humidity) && (r.Humidity < p.HumidityMin || r.Humidity > p.HumidityMax) {
+			if r.hasHum && (r.hum < p.HumidityMin || r.hum > p.HumidityMax) {
 				humid = append(humid, sp)
 			}
 			if run != nil && run.Direction != dir {
@@ -246,15 +247,15 @@ func Judge(p Profile, from, to time.Time, series []Series) Verdict {
 			}
 			if dir != "" {
 				if run == nil {
-					run = &Excursion{Device: s.Device, Start: r.Time, Direction: dir, Extreme: r.Temp}
+					run = &Excursion{Device: s.Device, Start: utc(r.t), Direction: dir, Extreme: r.temp}
 				}
 				if dir == "above" {
-					run.Extreme = math.Max(run.Extreme, r.Temp)
+					run.Extreme = math.Max(run.Extreme, r.temp)
 				} else {
-					run.Extreme = math.Min(run.Extreme, r.Temp)
+					run.Extreme = math.Min(run.Extreme, r.temp)
 				}
 				run.Alarm = run.Alarm || run.Extreme > p.AlarmAbove || run.Extreme < p.AlarmBelow
-				run.End = held
+				run.End = utc(held)
 				if !linked {
 					closeRun() // a gap or the leg's end interrupts the run
 				}
@@ -262,38 +263,41 @@ func Judge(p Profile, from, to time.Time, series []Series) Verdict {
 		}
 		closeRun()
 	}
+	v.Readings = len(times)
 	v.OutOfRangeSeconds = measure(outRange)
 	v.AlarmSeconds = measure(alarm)
 	v.HumiditySeconds = measure(humid)
 
 	// Gaps: silences longer than the maximum gap across all devices, leg ends included.
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	prev := from
-	var gapTotal time.Duration
-	for _, t := range append(times, to) {
-		if d := t.Sub(prev); d > maxGap {
-			v.Gaps = append(v.Gaps, Gap{Start: prev, End: t, Seconds: int64(d / time.Second)})
+	if len(series) > 1 {
+		slices.Sort(times)
+	}
+	prev := lo
+	var gapTotal int64
+	for _, t := range append(times, hi) {
+		if d := t - prev; d > maxGap {
+			v.Gaps = append(v.Gaps, Gap{Start: utc(prev), End: utc(t), Seconds: d / 1e6})
 			gapTotal += d
 		}
 		prev = t
 	}
-	v.CoveredSeconds = int64((to.Sub(from) - gapTotal) / time.Second)
+	v.CoveredSeconds = (hi - lo - gapTotal) / 1e6
 	slices.SortFunc(v.Excursions, func(a, b Excursion) int {
 		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Device, b.Device))
 	})
 
 	switch {
 	case v.Readings == 0:
-		v.Status, v.Temp = StatusNoData, nil
+		v.Status, v.Temp = LegNoData, nil
 		return v
 	case slices.ContainsFunc(v.Excursions, func(e Excursion) bool { return e.Alarm }):
-		v.Status = StatusAlarm
+		v.Status = LegAlarm
 	case len(v.Excursions) > 0:
-		v.Status = StatusWarning
+		v.Status = LegWarning
 	case len(v.Gaps) > 0:
-		v.Status = StatusIncomplete
+		v.Status = LegIncomplete
 	default:
-		v.Status = StatusOK
+		v.Status = LegOK
 	}
 	v.Temp.Mean = round2(tSum / float64(v.Readings))
 	if v.Humidity != nil {
@@ -301,6 +305,15 @@ func Judge(p Profile, from, to time.Time, series []Series) Verdict {
 	}
 	return v
 }
+
+// point is a valid reading in the verdict's units: microseconds since the epoch.
+type point struct {
+	t         int64
+	temp, hum float64
+	hasHum    bool
+}
+
+func utc(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 func widen(s *Stats, x float64) *Stats {
 	if s == nil {
@@ -312,29 +325,29 @@ func widen(s *Stats, x float64) *Stats {
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
-// span is a time interval [start, end).
-type span struct{ start, end time.Time }
+// span is a time interval [start, end) in microseconds.
+type span struct{ start, end int64 }
 
 // measure returns the seconds the union of spans covers.
 func measure(ss []span) int64 {
-	slices.SortFunc(ss, func(a, b span) int { return a.start.Compare(b.start) })
-	var total time.Duration
+	if !slices.IsSortedFunc(ss, func(a, b span) int { return cmp.Compare(a.start, b.start) }) {
+		slices.SortFunc(ss, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+	}
+	var total int64
 	var cur span
 	for i, s := range ss {
 		switch {
 		case i == 0:
 			cur = s
-		case !s.start.After(cur.end):
-			if s.end.After(cur.end) {
-				cur.end = s.end
-			}
+		case s.start <= cur.end:
+			cur.end = max(cur.end, s.end)
 		default:
-			total += cur.end.Sub(cur.start)
+			total += cur.end - cur.start
 			cur = s
 		}
 	}
 	if len(ss) > 0 {
-		total += cur.end.Sub(cur.start)
+		total += cur.end - cur.start
 	}
-	return int64(total / time.Second)
+	return total / 1e6
 }

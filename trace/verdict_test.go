@@ -35,20 +35,20 @@ func TestJudge(t *testing.T) {
 	cases := []struct {
 		name   string
 		series []trace.Series
-		check  func(t *testing.T, v trace.Verdict)
+		check  func(t *testing.T, v trace.LegVerdict)
 	}{
-		{"all in range", []trace.Series{{"A", every(t0, 10*min, 61, flat(6.5))}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusOK && v.Readings == 61 && len(v.Gaps) == 0 && v.OutOfRangeSeconds == 0, v)
+		{"all in range", []trace.Series{{"A", every(t0, 10*min, 61, flat(6.5))}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegOK && v.Readings == 61 && len(v.Gaps) == 0 && v.OutOfRangeSeconds == 0, v)
 			want(t, v.Temp.Min == 6.5 && v.Temp.Max == 6.5 && v.Temp.Mean == 6.5 && v.CoveredSeconds == 36000, v)
 			want(t, v.Humidity != nil && v.Humidity.Mean == 90 && v.HumiditySeconds == 0, v)
 		}},
-		{"no readings", nil, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusNoData && v.Temp == nil && len(v.Gaps) == 1 && v.Gaps[0].Seconds == 36000 && v.CoveredSeconds == 0, v)
+		{"no readings", nil, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegNoData && v.Temp == nil && len(v.Gaps) == 1 && v.Gaps[0].Seconds == 36000 && v.CoveredSeconds == 0, v)
 		}},
 		{"warm spell", []trace.Series{{"A", every(t0, 10*min, 61, func(i int) float64 {
 			return map[bool]float64{true: 9.5 + float64(i%2), false: 6}[i >= 12 && i < 18] // 08:00+2h to +3h, up to 10.5 ℃
-		})}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusWarning && len(v.Excursions) == 1, v)
+		})}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegWarning && len(v.Excursions) == 1, v)
 			e := v.Excursions[0]
 			want(t, e.Device == "A" && e.Direction == "above" && e.Extreme == 10.5 && !e.Alarm, v)
 			want(t, e.Start.Equal(t0.Add(2*time.Hour)) && e.End.Equal(t0.Add(3*time.Hour)) && e.Seconds == 3600 && v.OutOfRangeSeconds == 3600 && v.AlarmSeconds == 0, v)
@@ -58,12 +58,12 @@ func TestJudge(t *testing.T) {
 				return 2.1
 			}
 			return 5.5
-		})}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusAlarm && len(v.Excursions) == 1 && v.Excursions[0].Direction == "below", v)
+		})}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegAlarm && len(v.Excursions) == 1 && v.Excursions[0].Direction == "below", v)
 			want(t, v.Excursions[0].Extreme == 2.1 && v.Excursions[0].Alarm && v.AlarmSeconds == 1800 && v.Temp.Min == 2.1, v)
 		}},
-		{"a gap is not compliance", []trace.Series{{"A", append(every(t0, 10*min, 20, flat(6)), every(t0.Add(5*time.Hour), 10*min, 31, flat(6))...)}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusIncomplete && len(v.Gaps) == 1, v)
+		{"a gap is not compliance", []trace.Series{{"A", append(every(t0, 10*min, 20, flat(6)), every(t0.Add(5*time.Hour), 10*min, 31, flat(6))...)}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegIncomplete && len(v.Gaps) == 1, v)
 			g := v.Gaps[0]
 			want(t, g.Start.Equal(t0.Add(190*min)) && g.End.Equal(t0.Add(5*time.Hour)) && g.Seconds == 110*60 && v.CoveredSeconds == 36000-110*60, v)
 		}},
@@ -72,17 +72,17 @@ func TestJudge(t *testing.T) {
 				return 85 // a misread, not a heat wave
 			}
 			return 7
-		})}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusOK && v.Flagged == 1 && v.Readings == 60 && v.Temp.Max == 7, v)
+		})}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegOK && v.Flagged == 1 && v.Readings == 60 && v.Temp.Max == 7, v)
 		}},
-		{"out of order and repeated", []trace.Series{{"A", reverse(append(every(t0, 10*min, 61, flat(6)), every(t0, 10*min, 5, flat(6))...))}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusOK && v.Readings == 61, v)
+		{"out of order and repeated", []trace.Series{{"A", reverse(append(every(t0, 10*min, 61, flat(6)), every(t0, 10*min, 5, flat(6))...))}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegOK && v.Readings == 61, v)
 		}},
 		{"two devices cover each other's gaps", []trace.Series{
 			{"A", every(t0, 10*min, 31, flat(6))},
 			{"B", every(t0.Add(5*time.Hour), 10*min, 31, func(i int) float64 { return map[bool]float64{true: 12.5, false: 7}[i == 10] })},
-		}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusAlarm && len(v.Gaps) == 0 && len(v.Excursions) == 1 && v.Excursions[0].Device == "B", v)
+		}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegAlarm && len(v.Gaps) == 0 && len(v.Excursions) == 1 && v.Excursions[0].Device == "B", v)
 			want(t, v.Excursions[0].Seconds == 600 && v.Temp.Max == 12.5, v)
 		}},
 		{"readings outside the leg do not count", []trace.Series{{"A", every(t0.Add(-2*time.Hour), 10*min, 100, func(i int) float64 {
@@ -90,13 +90,13 @@ func TestJudge(t *testing.T) {
 				return 20 // before loading and after unloading
 			}
 			return 6
-		})}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusOK && v.Readings == 61, v)
+		})}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegOK && v.Readings == 61, v)
 		}},
 		{"an excursion still running at the end of the leg", []trace.Series{{"A", every(t0, 10*min, 61, func(i int) float64 {
 			return map[bool]float64{true: 9, false: 6}[i >= 58]
-		})}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusWarning && v.Excursions[0].End.Equal(to) && v.Excursions[0].Seconds == 1200, v)
+		})}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegWarning && v.Excursions[0].End.Equal(to) && v.Excursions[0].Seconds == 1200, v)
 		}},
 		{"humidity outside its range", []trace.Series{{"A", func() []trace.Reading {
 			rs := every(t0, 10*min, 61, flat(6))
@@ -105,8 +105,8 @@ func TestJudge(t *testing.T) {
 			}
 			rs[10].Humidity = math.NaN()
 			return rs
-		}()}}, func(t *testing.T, v trace.Verdict) {
-			want(t, v.Status == trace.StatusOK && v.HumiditySeconds == 3600 && v.Humidity.Min == 70, v)
+		}()}}, func(t *testing.T, v trace.LegVerdict) {
+			want(t, v.Status == trace.LegOK && v.HumiditySeconds == 3600 && v.Humidity.Min == 70, v)
 		}},
 	}
 	for _, c := range cases {
@@ -121,7 +121,7 @@ func reverse(rs []trace.Reading) []trace.Reading {
 	return rs
 }
 
-func want(t *testing.T, ok bool, v trace.Verdict) {
+func want(t *testing.T, ok bool, v trace.LegVerdict) {
 	t.Helper()
 	if !ok {
 		t.Fatalf("verdict = %+v (temperature %+v)", v, v.Temp)

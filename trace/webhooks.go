@@ -140,8 +140,8 @@ func (s *Service) Deliveries(ctx context.Context, a Actor, p Page) ([]Delivery, 
 	return cs.Deliveries(ctx, a.PartyID, p)
 }
 
-// Recall announces that lots are recalled, for every lot made from them too.
-type Recall struct {
+// RecallNotice announces that lots are recalled, for every lot made from them too.
+type RecallNotice struct {
 	Ref    string // unique per recall, e.g. "recall:42"; announcing it again adds nothing
 	Lots   []int64
 	Reason string
@@ -174,7 +174,7 @@ type RecallMessage struct {
 // recalled lots or any lot made from them, and returns how many it queued. An
 // inspector or admin may announce any recall; a producer admin one of its own
 // party's lots only. The recall itself (inspection, issue 7) calls this.
-func (s *Service) NotifyRecall(ctx context.Context, a Actor, r Recall) (int, error) {
+func (s *Service) NotifyRecall(ctx context.Context, a Actor, r RecallNotice) (int, error) {
 	if err := checkText("ref", r.Ref, 1, 100); err != nil {
 		return 0, err
 	}

@@ -114,7 +114,9 @@ func (s *Subscriber) Run(ctx context.Context) error {
 			}()
 			slog.Info("telemetry: connected", "broker", s.url.Redacted())
 		},
-		OnConnectError: func(err error) { slog.Warn("telemetry: cannot connect to the broker", "broker", s.url.Redacted(), "err", err) },
+		OnConnectError: func(err error) {
+			slog.Warn("telemetry: cannot connect to the broker", "broker", s.url.Redacted(), "err", err)
+		},
 		ClientConfig: paho.ClientConfig{
 			ClientID:                   s.cfg.ClientID,
 			EnableManualAcknowledgment: true,

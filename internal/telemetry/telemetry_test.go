@@ -111,7 +111,7 @@ func TestVerdictFollowsMQTT(t *testing.T) {
 		svc, cold, leg, serial := shipment(t, db)
 		subscribe(t, broker, svc)
 		pub := publisher(t, broker)
-		verdict := func() trace.Verdict {
+		verdict := func() trace.LegVerdict {
 			t.Helper()
 			l, err := svc.Leg(ctx, cold, leg)
 			if err != nil {
@@ -119,7 +119,7 @@ func TestVerdictFollowsMQTT(t *testing.T) {
 			}
 			return l.Verdict
 		}
-		await := func(what string, ok func(trace.Verdict) bool) trace.Verdict {
+		await := func(what string, ok func(trace.LegVerdict) bool) trace.LegVerdict {
 			t.Helper()
 			deadline := time.Now().Add(10 * time.Second)
 			for {
@@ -133,7 +133,7 @@ func TestVerdictFollowsMQTT(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
-		if v := verdict(); v.Status != trace.StatusNoData {
+		if v := verdict(); v.Status != trace.LegNoData {
 			t.Fatalf("before any message: %+v", v)
 		}
 		start := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
@@ -151,15 +151,15 @@ func TestVerdictFollowsMQTT(t *testing.T) {
 		// Messages that can never be stored do not hold the others up.
 		publish(t, pub, serial, []byte(`{"time":"yesterday"}`))
 		publish(t, pub, "NO-SUCH-LOGGER", reading{start.Format(time.RFC3339), 6, 0})
-		v := await("in range", func(v trace.Verdict) bool { return v.Readings == 110 })
-		if v.Status != trace.StatusOK || v.Temp.Max != 6.75 {
+		v := await("in range", func(v trace.LegVerdict) bool { return v.Readings == 110 })
+		if v.Status != trace.LegOK || v.Temp.Max != 6.75 {
 			t.Fatalf("in range: %+v", v)
 		}
 		// The doors stay open at a hot depot: one reading at a time.
 		for i := 0; i < 5; i++ {
 			publish(t, pub, serial, reading{start.Add(time.Duration(110+i) * time.Minute).Format(time.RFC3339), 13.5 + float64(i)/10, 88})
 		}
-		v = await("an alarm", func(v trace.Verdict) bool { return v.Status == trace.StatusAlarm && v.Readings == 115 })
+		v = await("an alarm", func(v trace.LegVerdict) bool { return v.Status == trace.LegAlarm && v.Readings == 115 })
 		if len(v.Excursions) != 1 || v.Excursions[0].Extreme != 13.9 || v.Excursions[0].Device != serial {
 			t.Fatalf("alarm: %+v", v)
 		}

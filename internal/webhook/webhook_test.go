@@ -123,7 +123,7 @@ func TestDeliverWithRetries(t *testing.T) {
 			t.Fatal("the secret is stored as it is")
 		}
 
-		if n, err := svc.NotifyRecall(ctx, insp, trace.Recall{Ref: "recall:7", Lots: []int64{lot}, Reason: "抽检不合格"}); err != nil || n != 2 {
+		if n, err := svc.NotifyRecall(ctx, insp, trace.RecallNotice{Ref: "recall:7", Lots: []int64{lot}, Reason: "抽检不合格"}); err != nil || n != 2 {
 			t.Fatalf("recall queued %d, %v", n, err)
 		}
 		// The endpoint is down; the other platform has none.
@@ -202,7 +202,7 @@ func TestReplacedKey(t *testing.T) {
 	if _, err := svc.RegisterWebhook(ctx, platforms[0], srv.URL); err != nil {
 		t.Fatal(err)
 	}
-	svc.NotifyRecall(ctx, insp, trace.Recall{Ref: "recall:1", Lots: []int64{lot}, Reason: "召回"})
+	svc.NotifyRecall(ctx, insp, trace.RecallNotice{Ref: "recall:1", Lots: []int64{lot}, Reason: "召回"})
 	w2 := webhook.New(webhook.Config{DB: db, Key: k2, Now: func() time.Time { return now }})
 	if err := w2.Publish(ctx); err != nil {
 		t.Fatal(err)
