@@ -20,8 +20,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-pdf/fpdf"
@@ -100,19 +102,20 @@ func Render(w io.Writer, layout Layout, labels []Label) error {
 		return fmt.Errorf("pdf: %w", err)
 	}
 	per := g.cols * g.rows
-	for i := range labels {
-		l := &labels[i]
-		qr, err := encodeQR(l.QR)
+	for page := 0; page < len(labels); page += per {
+		onPage := labels[page:min(page+per, len(labels))]
+		codes, err := encodeAll(onPage)
 		if err != nil {
 			return err
 		}
-		fl, _ := g.try(f, l, qr.size, scales[i])
-		if i%per == 0 {
-			doc.AddPage()
+		doc.AddPage()
+		for j := range onPage {
+			i := page + j
+			fl, _ := g.try(f, &labels[i], codes[j].size, scales[i])
+			x := float64(i%g.cols) * g.cell.Wd
+			y := float64(i%per/g.cols) * g.cell.Ht
+			drawCell(doc, fonts, fl.ops, codes[j], x, y)
 		}
-		x := float64(i%g.cols) * g.cell.Wd
-		y := float64(i%per/g.cols) * g.cell.Ht
-		drawCell(doc, fonts, fl.ops, qr, x, y)
 	}
 	if err := doc.Output(w); err != nil {
 		return fmt.Errorf("pdf: %w", err)
@@ -190,4 +193,39 @@ func upstreamLine(ups []cert.Upstream, fits func(string) bool) string {
 		}
 	}
 	return head
+}
+
+// encodeAll encodes the labels' QR codes on every core, each distinct content once.
+func encodeAll(labels []Label) ([]*qrCode, error) {
+	codes := make([]*qrCode, len(labels))
+	first := map[string]int{} // content → the label that encodes it
+	var todo []int
+	for i, l := range labels {
+		if _, ok := first[l.QR]; !ok {
+			first[l.QR] = i
+			todo = append(todo, i)
+		}
+	}
+	errs := make([]error, len(labels))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		wg.Go(func() {
+			for i := range next {
+				codes[i], errs[i] = encodeQR(labels[i].QR)
+			}
+		})
+	}
+	for _, i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, l := range labels {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		codes[i] = codes[first[l.QR]]
+	}
+	return codes, nil
 }
