@@ -75,7 +75,7 @@ as_admin() {
 		CORE_PEER_ADDRESS=$PEER_ADDRESS \
 		CORE_PEER_TLS_ENABLED=true \
 		CORE_PEER_TLS_ROOTCERT_FILE=$PEER_CA \
-		FABRIC_LOGGING_SPEC=WARNING \
+		FABRIC_LOGGING_SPEC=grpc=error:warning \
 		"$@"
 }
 
@@ -99,6 +99,17 @@ wait_for() {
 		sleep 0.5
 	done
 	die "$name does not listen on $addr; see $NETWORK_DIR/logs/$name.log"
+}
+
+# check_free dies if something already listens on one of the host:port addresses:
+# wait_for would take it for the node it waits for.
+check_free() {
+	local addr
+	for addr in "$@"; do
+		if (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}") 2>/dev/null; then
+			die "$addr is in use by another process; stop it, or the network that uses it"
+		fi
+	done
 }
 
 # retry runs a command until it succeeds, up to 15 times, 2 s apart: the Raft leader

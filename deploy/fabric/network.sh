@@ -6,6 +6,13 @@
 #
 #   network.sh up     generate crypto material and the channel, start the nodes,
 #                     join the channel and deploy the chaincode (from scratch)
+#   network.sh configure REGULATOR_MSP
+#                     configure the contract once, as the organisation's admin:
+#                     GanpinMSP becomes the operator, REGULATOR_MSP the regulator
+#   network.sh invoke FUNCTION [ARG...]
+#                     submit a transaction of the contract as the admin
+#   network.sh query FUNCTION [ARG...]
+#                     evaluate a read-only function of the contract on the peer
 #   network.sh down   stop the processes this script started
 #   network.sh clean  stop them and remove the network directory
 #
@@ -89,8 +96,7 @@ join_channel() {
 }
 
 # client_env writes the settings a Ganpin node needs to reach the network as the
-# (the GANPIN_FABRIC_* variables `ganpin serve` reads)
-# organisation's client user.
+# organisation's client user (the GANPIN_FABRIC_* variables `ganpin serve` reads).
 client_env() {
 	cat >"$NETWORK_DIR/client.env" <<ENV
 GANPIN_FABRIC_PEER=$PEER_ADDRESS
@@ -103,6 +109,36 @@ GANPIN_FABRIC_CHANNEL=$CHANNEL
 GANPIN_FABRIC_CHAINCODE=$CHAINCODE_NAME
 ENV
 	echo "client settings: $NETWORK_DIR/client.env"
+}
+
+# cc_args prints the peer CLI's -c argument for a function call: {"Args":[...]}.
+cc_args() {
+	local a json='{"Args":['
+	for a in "$@"; do
+		a=${a//\\/\\\\}
+		a=${a//\"/\\\"}
+		a=${a//$'\n'/\\n}
+		json+="\"$a\","
+	done
+	echo "${json%,}]}"
+}
+
+# invoke submits a transaction of the contract as the organisation's admin and
+# waits for its commit; query evaluates one on the peer.
+invoke() {
+	check_fabric
+	[ -f "$NETWORK_DIR/client.env" ] || die "no network in $NETWORK_DIR; run '$0 up' first"
+	as_admin peer chaincode invoke -o "$ORDERER_ADDRESS" --tls --cafile "$ORDERER_CA" \
+		--channelID "$CHANNEL" --name "$CHAINCODE_NAME" \
+		--peerAddresses "$PEER_ADDRESS" --tlsRootCertFiles "$PEER_CA" --waitForEvent \
+		-c "$(cc_args "$@")"
+	echo "$1: committed"
+}
+
+query() {
+	check_fabric
+	[ -f "$NETWORK_DIR/client.env" ] || die "no network in $NETWORK_DIR; run '$0 up' first"
+	as_admin peer chaincode query --channelID "$CHANNEL" --name "$CHAINCODE_NAME" -c "$(cc_args "$@")"
 }
 
 down() {
@@ -122,6 +158,8 @@ case "${1:-}" in
 up)
 	check_fabric
 	! running || die "the network in $NETWORK_DIR is running; run '$0 down' first"
+	check_free "$ORDERER_ADDRESS" "$ORDERER_ADMIN_ADDRESS" "$ORDERER_OPERATIONS_ADDRESS" "$PEER_ADDRESS" \
+		"$PEER_CHAINCODE_ADDRESS" "$PEER_OPERATIONS_ADDRESS" "$CHAINCODE_SERVER_ADDRESS"
 	generate
 	start_orderer
 	start_peer
@@ -130,13 +168,23 @@ up)
 	client_env
 	echo "the network is up; stop it with: $0 down"
 	;;
+configure)
+	[ $# -eq 2 ] || die "usage: $0 configure REGULATOR_MSP"
+	invoke Configure "$2"
+	;;
+invoke | query)
+	[ $# -ge 2 ] || die "usage: $0 $1 FUNCTION [ARG...]"
+	cmd=$1
+	shift
+	"$cmd" "$@"
+	;;
 down) down ;;
 clean)
 	down
 	rm -rf "$NETWORK_DIR"
 	;;
 *)
-	echo "usage: $0 up|down|clean" >&2
+	echo "usage: $0 up | configure REGULATOR_MSP | invoke|query FUNCTION [ARG...] | down | clean" >&2
 	exit 2
 	;;
 esac

@@ -3,6 +3,8 @@ package fabric_test
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,17 +50,23 @@ func TestFabricNetwork(t *testing.T) {
 	env := append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"GANPIN_FABRIC_DIR="+network, "GANPIN_CHAINCODE="+chaincodeBin)
 	t.Cleanup(func() {
+		if t.Failed() {
+			logTails(t, filepath.Join(network, "logs"))
+		}
 		down := exec.Command("bash", script, "down")
 		down.Env = env
 		if out, err := down.CombinedOutput(); err != nil {
 			t.Errorf("network.sh down: %v\n%s", err, out)
 		}
 	})
+	start := time.Now()
 	up := exec.Command("bash", script, "up")
 	up.Env = env
-	if out, err := up.CombinedOutput(); err != nil {
+	out, err := up.CombinedOutput()
+	if err != nil {
 		t.Fatalf("network.sh up: %v\n%s", err, out)
 	}
+	t.Logf("network.sh up took %v:\n%s", time.Since(start).Round(time.Millisecond), out)
 
 	vars := readEnv(t, filepath.Join(network, "client.env"))
 	c, err := fabric.Dial(fabric.Config{
@@ -77,23 +85,43 @@ func TestFabricNetwork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
+	// took logs how long a step took; for a transaction, from the proposal to the
+	// commit status of its block.
+	took := func(step string, since time.Time, r *chaincode.Receipt) {
+		if r != nil {
+			t.Logf("%-28s %6v  block %d", step, time.Since(since).Round(time.Millisecond), r.Block)
+		} else {
+			t.Logf("%-28s %6v", step, time.Since(since).Round(time.Millisecond))
+		}
+	}
+
 	key := newLogKey(t)
-	_, err = c.Configure(ctx, regulator)
+	start = time.Now()
+	receipt, err := c.Configure(ctx, regulator)
 	ok(t, err)
-	_, err = c.RegisterLogKey(ctx, key.vkey)
+	took("Configure (first call)", start, &receipt)
+	start = time.Now()
+	receipt, err = c.RegisterLogKey(ctx, key.vkey)
 	ok(t, err)
+	took("RegisterLogKey", start, &receipt)
 
 	signed, _ := key.checkpoint(t, 4)
+	start = time.Now()
 	a, receipt, err := c.AnchorCheckpoint(ctx, signed, nil)
 	ok(t, err)
+	took("AnchorCheckpoint (size 4)", start, &receipt)
 	if a.Size != 4 || a.TxID != receipt.TxID || receipt.Block == 0 {
 		t.Fatalf("anchor = %+v, receipt = %+v", a, receipt)
 	}
 	signed, proof := key.checkpoint(t, 8)
-	_, _, err = c.AnchorCheckpoint(ctx, signed, proof)
+	start = time.Now()
+	_, receipt, err = c.AnchorCheckpoint(ctx, signed, proof)
 	ok(t, err)
+	took("AnchorCheckpoint (size 8)", start, &receipt)
+	start = time.Now()
 	latest, err := c.LatestCheckpoint(ctx, logName)
 	ok(t, err)
+	took("LatestCheckpoint (evaluate)", start, nil)
 	if latest.Size != 8 || latest.Note != string(signed) {
 		t.Fatalf("latest = %+v", latest)
 	}
@@ -101,15 +129,67 @@ func TestFabricNetwork(t *testing.T) {
 	wantError(t, err, fabric.KindEndorse, "replayed")
 
 	hash := strings.Repeat("ab", 32)
-	_, err = c.RegisterCertificates(ctx, []chaincode.CertRegistration{{Serial: "A-1", Hash: hash, Issuer: "9133"}})
+	start = time.Now()
+	receipt, err = c.RegisterCertificates(ctx, []chaincode.CertRegistration{{Serial: "A-1", Hash: hash, Issuer: "9133"}})
 	ok(t, err)
-	r, _, err := c.RevokeCertificate(ctx, "A-1", "issued in error")
+	took("RegisterCertificates", start, &receipt)
+	start = time.Now()
+	r, receipt, err := c.RevokeCertificate(ctx, "A-1", "issued in error")
 	ok(t, err)
-	if r, err = c.GetCertificate(ctx, "A-1"); err != nil || !r.Revoked || r.By != operator {
+	took("RevokeCertificate", start, &receipt)
+	if !r.Revoked || r.By != operator || r.TxID != receipt.TxID {
+		t.Fatalf("revoked = %+v, receipt = %+v", r, receipt)
+	}
+	if r, err = c.GetCertificate(ctx, "A-1"); err != nil || !r.Revoked || r.By != operator || r.Reason != "issued in error" {
 		t.Fatalf("certificate = %+v, %v", r, err)
 	}
+	// The operator's MSP may not record sampling verdicts: the contract refuses it.
 	_, err = c.RecordSampling(ctx, chaincode.Sampling{Number: "S-1", Hash: hash, Verdict: "合格"})
 	wantError(t, err, fabric.KindEndorse, "forbidden")
+
+	// An MSP that is not a member of the channel does not get as far as the
+	// contract: the peer refuses its proposal.
+	farmKey, farmCert := newCert(t, nil, nil, &x509.Certificate{Subject: pkix.Name{CommonName: "admin@" + stranger}})
+	farmKeyDER, err := x509.MarshalPKCS8PrivateKey(farmKey)
+	ok(t, err)
+	farm, err := fabric.Dial(fabric.Config{
+		PeerEndpoint:       vars["GANPIN_FABRIC_PEER"],
+		TLSCACertPath:      vars["GANPIN_FABRIC_TLS_CA"],
+		ServerNameOverride: vars["GANPIN_FABRIC_SERVER_NAME"],
+		MSPID:              stranger,
+		CertPath:           writePEM(t, dir, "farm-cert.pem", "CERTIFICATE", farmCert.Raw),
+		KeyPath:            writePEM(t, dir, "farm-key.pem", "PRIVATE KEY", farmKeyDER),
+		Channel:            vars["GANPIN_FABRIC_CHANNEL"],
+		Chaincode:          vars["GANPIN_FABRIC_CHAINCODE"],
+	})
+	ok(t, err)
+	defer farm.Close()
+	signed, proof = key.checkpoint(t, 12)
+	_, _, err = farm.AnchorCheckpoint(ctx, signed, proof)
+	fe := wantError(t, err, fabric.KindEndorse, "")
+	if fe.Refusal != nil {
+		t.Fatalf("a stranger's proposal reached the contract: %v", err)
+	}
+	t.Logf("a stranger's AnchorCheckpoint: %v", err)
+	if _, err = farm.GetCertificate(ctx, "A-1"); err == nil {
+		t.Fatal("a stranger read a certificate")
+	}
+}
+
+// logTails logs the end of each log file of the network, to see why it failed.
+func logTails(t *testing.T, dir string) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, name := range logs {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		t.Logf("%s (last %d lines):\n%s", filepath.Base(name), len(lines), strings.Join(lines, "\n"))
+	}
 }
 
 // readEnv reads KEY=VALUE lines.
