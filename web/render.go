@@ -56,6 +56,7 @@ var funcs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.In(cst).Format("2006-01-02 15:04") },
 	"date":     func(t time.Time) string { return t.In(cst).Format("2006-01-02") },
 	"isodate":  func(t time.Time) string { return t.In(cst).Format(time.RFC3339) },
+	"qr":       qrSVG,
 }
 
 func loadPages() *pages {
