@@ -106,6 +106,8 @@ type ColdChainReader interface {
 	Assignments(ctx context.Context, f AssignmentFilter) ([]Assignment, error)
 	// Readings returns a device's readings in [from, to], oldest first.
 	Readings(ctx context.Context, deviceID int64, from, to time.Time) ([]Reading, error)
+	// CountReadings returns how many readings a device has in [from, to].
+	CountReadings(ctx context.Context, deviceID int64, from, to time.Time) (int, error)
 	// LegSummaries returns a leg's summaries, newest version first.
 	LegSummaries(ctx context.Context, legID int64) ([]LegSummary, error)
 	SalesChannel(ctx context.Context, ownerID, platformID int64) (*SalesChannel, error)

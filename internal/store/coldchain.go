@@ -136,9 +136,9 @@ func (q queries) Readings(ctx context.Context, deviceID int64, from, to time.Tim
 		var ts []int64
 		var temps, hums []float64
 		var flags []int32
-		err := q.c.QueryRow(ctx, `SELECT COALESCE(array_agg(t ORDER BY t), '{}'), COALESCE(array_agg(temp ORDER BY t), '{}'),
-			COALESCE(array_agg(COALESCE(humidity, 'NaN') ORDER BY t), '{}'), COALESCE(array_agg(flags ORDER BY t), '{}')
-			FROM readings WHERE device_id = $1 AND t >= $2 AND t <= $3`, deviceID, micros(from), micros(to)).Scan(&ts, &temps, &hums, &flags)
+		err := q.c.QueryRow(ctx, `SELECT COALESCE(array_agg(t), '{}'), COALESCE(array_agg(temp), '{}'), COALESCE(array_agg(COALESCE(humidity, 'NaN')), '{}'),
+			COALESCE(array_agg(flags), '{}') FROM (SELECT t, temp, humidity, flags FROM readings WHERE device_id = $1 AND t >= $2 AND t <= $3 ORDER BY t) r`,
+			deviceID, micros(from), micros(to)).Scan(&ts, &temps, &hums, &flags)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +169,12 @@ func (q queries) Readings(ctx context.Context, deviceID int64, from, to time.Tim
 		out = append(out, r)
 	}
 	return out, rs.Err()
+}
+
+func (q queries) CountReadings(ctx context.Context, deviceID int64, from, to time.Time) (int, error) {
+	var n int
+	err := q.c.QueryRow(ctx, `SELECT COUNT(*) FROM readings WHERE device_id = $1 AND t >= $2 AND t <= $3`, deviceID, micros(from), micros(to)).Scan(&n)
+	return n, err
 }
 
 // InsertReadings drops the readings already stored (one range query per device),
