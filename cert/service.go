@@ -82,7 +82,12 @@ type Reader interface {
 	CertificateBySerial(ctx context.Context, serial string) (*Issued, error)
 	// CertificateOfLot returns the certificate of a lot, revoked or not.
 	CertificateOfLot(ctx context.Context, lotID int64) (*Issued, error)
+	// CertificateByLot returns the certificate, revoked or not, of the lot with code
+	// lotCode of the product with GTIN-14 gtin: what a GS1 Digital Link names.
+	CertificateByLot(ctx context.Context, gtin, lotCode string) (*Issued, error)
 	Certificates(ctx context.Context, f Filter, p trace.Page) ([]Issued, error)
+	// NonCompliant returns the marks of lots a 不合格 sampling verdict stands against.
+	NonCompliant(ctx context.Context, lotIDs []int64) ([]trace.NonCompliance, error)
 }
 
 // Store keeps certificates; internal/store implements it.
@@ -230,6 +235,9 @@ func (s *Service) prepare(ctx context.Context, r Reader, a trace.Actor, req Requ
 	if err := checkHistory(g); err != nil {
 		return nil, err
 	}
+	if err := checkSampling(ctx, r, g); err != nil {
+		return nil, err
+	}
 	unit := req.Unit
 	if unit == "" {
 		unit = lot.Unit
@@ -306,6 +314,21 @@ func checkHistory(g *trace.Graph) error {
 		}
 	}
 	return nil
+}
+
+// checkSampling refuses a lot that a 不合格 sampling verdict stands against, or one
+// made from such a lot.
+func checkSampling(ctx context.Context, r Reader, g *trace.Graph) error {
+	ids := make([]int64, len(g.Lots))
+	for i, l := range g.Lots {
+		ids[i] = l.ID
+	}
+	ms, err := r.NonCompliant(ctx, ids)
+	if err != nil || len(ms) == 0 {
+		return err
+	}
+	return trace.Invalid("lot", "failed_sampling", "该批次（或其来源批次）抽检不合格（抽样单编号%s），不能开具合格证",
+		"the lot or a lot it came from failed official sampling (sampling number %s); no certificate can be issued", ms[0].Number)
 }
 
 // origin names where the lot grew (产地): the province, county and town of its

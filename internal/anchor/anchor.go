@@ -22,6 +22,8 @@ type Ledger interface {
 	RegisterCertificates(ctx context.Context, batch []chaincode.CertRegistration) (chaincode.Receipt, error)
 	RevokeCertificate(ctx context.Context, serial, reason string) (*chaincode.CertRegistration, chaincode.Receipt, error)
 	GetCertificate(ctx context.Context, serial string) (*chaincode.CertRegistration, error)
+	// RecordSampling records a sampling verdict; the contract takes it from the regulator only.
+	RecordSampling(ctx context.Context, s chaincode.Sampling) (chaincode.Receipt, error)
 }
 
 // Anchorer signs checkpoints of the log and anchors them, and registers certificates
@@ -35,6 +37,8 @@ type Anchorer struct {
 	lag    prometheus.Gauge
 	lagSec prometheus.Gauge
 	proofs tlog.Prover
+	// regulator records sampling verdicts: the ledger itself unless UseRegulator set one.
+	regulator Regulator
 }
 
 // New returns an anchorer that anchors every interval; its metrics go to reg.
@@ -46,6 +50,7 @@ func New(db sqldb.DB, key *Key, ledger Ledger, every time.Duration, reg promethe
 	if reg != nil {
 		reg.MustRegister(a.lag, a.lagSec)
 	}
+	a.regulator = ledger
 	return a
 }
 
@@ -68,7 +73,7 @@ func (a *Anchorer) Run(ctx context.Context) {
 }
 
 // Once anchors a checkpoint of the current tree if it grew since the last anchor, then
-// registers waiting certificates and revocations.
+// registers waiting certificates, revocations and sampling verdicts.
 func (a *Anchorer) Once(ctx context.Context) error {
 	if err := a.checkpoint(ctx); err != nil {
 		return err
@@ -76,7 +81,10 @@ func (a *Anchorer) Once(ctx context.Context) error {
 	if err := a.registerCertificates(ctx); err != nil {
 		return err
 	}
-	return a.revoke(ctx)
+	if err := a.revoke(ctx); err != nil {
+		return err
+	}
+	return a.recordSamplings(ctx)
 }
 
 func (a *Anchorer) checkpoint(ctx context.Context) error {

@@ -19,6 +19,11 @@ var recordTables = []struct{ kind, query string }{
 	{"revocation", `SELECT certificate_id, body FROM revocations ORDER BY certificate_id`},
 	{"leg_summary", `SELECT id, body FROM leg_summaries ORDER BY id`},
 	{"order", `SELECT id, body FROM orders ORDER BY id`},
+	{"sampling", `SELECT id, body FROM samplings ORDER BY id`},
+	{"sampling_report", `SELECT id, body FROM sampling_reports ORDER BY id`},
+	{"sampling_action", `SELECT id, body FROM sampling_actions ORDER BY id`},
+	{"noncompliance", `SELECT report_id, body FROM noncompliances ORDER BY report_id`},
+	{"inspection_query", `SELECT id, body FROM inspection_audit ORDER BY id`},
 }
 
 // Audit recomputes every record's leaf (events, certificates, revocations) from its
