@@ -44,6 +44,7 @@ type Log struct {
 	mu      sync.Mutex
 	rng     *compact.Range // the tree's perfect subtree roots at rngRoot; a hint
 	rngRoot []byte
+	partial [2][][]byte // the incomplete tiles at levels 0 and 4, part of the hint
 }
 
 // New returns a log for a database of the given dialect.
@@ -72,19 +73,35 @@ func (l *Log) Append(ctx context.Context, c sqldb.Conn, w *sqldb.Writes, leaves 
 		if err != nil {
 			return 0, err
 		}
+		if l.partial, err = partialTiles(ctx, c, t.Size); err != nil {
+			return 0, err
+		}
 		l.rng = r
 	}
 	r := l.rng
-	var nodes [][]any
+	var nodes, tiles [][]any
+	// addToTile collects a node of a tile's level and returns the tile when it is full.
+	addToTile := func(k int, level uint, index uint64, hash []byte) {
+		l.partial[k] = append(l.partial[k], hash)
+		if len(l.partial[k]) == tileWidth {
+			tiles = append(tiles, []any{int64(level), int64(index / tileWidth), bytes.Join(l.partial[k], nil)})
+			l.partial[k] = nil
+		}
+	}
 	visit := func(id compact.NodeID, hash []byte) {
 		if id.Level > 0 {
 			nodes = append(nodes, []any{int64(id.Level), int64(id.Index), hash})
+		}
+		if id.Level == tileHeight {
+			addToTile(1, id.Level, id.Index, hash)
 		}
 	}
 	leafRows := make([][]any, 0, len(leaves))
 	for i, lf := range leaves {
 		h := Hasher.HashLeaf(lf.Data)
-		leafRows = append(leafRows, []any{int64(t.Size) + int64(i), lf.Kind, lf.RecordID, h})
+		idx := t.Size + uint64(i)
+		leafRows = append(leafRows, []any{int64(idx), lf.Kind, lf.RecordID, h})
+		addToTile(0, 0, idx, h)
 		if err := r.Append(h, visit); err != nil {
 			return 0, err
 		}
@@ -99,9 +116,53 @@ func (l *Log) Append(ctx context.Context, c sqldb.Conn, w *sqldb.Writes, leaves 
 	if err := w.Insert(ctx, c, "log_nodes", []string{"level", "idx", "hash"}, nodes); err != nil {
 		return 0, err
 	}
+	if err := w.Insert(ctx, c, "log_tiles", []string{"level", "idx", "hashes"}, tiles); err != nil {
+		return 0, err
+	}
 	w.Add(sqldb.Stmt{SQL: `UPDATE log_state SET size = $1, root = $2 WHERE id = 1`, Args: []any{int64(r.End()), root}})
 	l.rngRoot = root
 	return t.Size, nil
+}
+
+// partialTiles reads the nodes of the incomplete tiles at levels 0 and 4 of a tree of
+// size leaves.
+func partialTiles(ctx context.Context, c sqldb.Conn, size uint64) ([2][][]byte, error) {
+	var p [2][][]byte
+	for k, q := range []struct {
+		sql   string
+		count uint64 // nodes of the level in the tree
+	}{
+		{`SELECT hash FROM log_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx`, size},
+		{`SELECT hash FROM log_nodes WHERE level = 4 AND idx >= $1 AND idx < $2 ORDER BY idx`, size >> tileHeight},
+	} {
+		lo := q.count &^ (tileWidth - 1)
+		hs, err := hashes(ctx, c, q.sql, int64(lo), int64(q.count))
+		if err != nil {
+			return p, err
+		}
+		if uint64(len(hs)) != q.count-lo {
+			return p, fmt.Errorf("%w (an incomplete tile at level %d)", ErrMissingNode, 4*k)
+		}
+		p[k] = hs
+	}
+	return p, nil
+}
+
+func hashes(ctx context.Context, c sqldb.Conn, query string, args ...any) ([][]byte, error) {
+	rs, err := c.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out [][]byte
+	for rs.Next() {
+		var h []byte
+		if err := rs.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rs.Err()
 }
 
 // Current returns the tree's size and root.
@@ -136,26 +197,24 @@ func RootAt(ctx context.Context, c sqldb.Conn, size uint64) ([]byte, error) {
 }
 
 // Prover reads inclusion and consistency proofs. It keeps the tree's upper nodes
-// (level ≥ 8: one for every 256 leaves) in memory: once written a node never changes,
-// and every proof passes through them. An inclusion proof reads the nodes below in
-// one round trip of two short range scans: the 16 leaves around the leaf and the
-// 16 level-4 nodes above them, from which it hashes the siblings it needs. The zero
-// Prover is ready to use.
+// (level ≥ 8: one for every 256 leaves) and the tiles at level 4 in memory: once
+// written they never change, and every proof passes through them. Below, an
+// inclusion proof reads one stored tile, the 16 leaf hashes around the leaf, and
+// hashes the siblings it needs from it. The zero Prover is ready to use.
 type Prover struct {
 	upper sync.Map // compact.NodeID → []byte
+	tiles sync.Map // index of a level-4 tile → *tile
 }
 
+// Tiles: the hashes of 16 consecutive nodes of level 0 (leaves) or 4, stored as
+// one row (log_tiles) once all 16 exist.
 const (
 	cachedLevel = 8 // the lowest level of the nodes a Prover keeps
-	tileHeight  = 4 // inclusion proofs read tiles of 1<<tileHeight nodes
+	tileHeight  = 4
+	tileWidth   = 1 << tileHeight
 )
 
-// tiles reads the leaves of the tile holding leaf index and the level-4 nodes of
-// the tile above it, within a tree of size leaves.
-const tilesQuery = `SELECT 0, idx, hash FROM log_leaves WHERE idx >= $1 AND idx < $2
-	UNION ALL SELECT level, idx, hash FROM log_nodes WHERE level = 4 AND idx >= $3 AND idx < $4`
-
-// tile is a run of consecutive nodes of one level.
+// tile is a stored tile: the nodes (level, lo) … (level, lo+15).
 type tile struct {
 	level  uint
 	lo     uint64
@@ -163,9 +222,9 @@ type tile struct {
 }
 
 // node returns the hash of node id from the tile, or nil when the tile does not
-// cover all of it.
+// cover it.
 func (t *tile) node(id compact.NodeID) []byte {
-	if id.Level < t.level || id.Level >= t.level+tileHeight {
+	if t == nil || id.Level < t.level || id.Level >= t.level+tileHeight {
 		return nil
 	}
 	d := id.Level - t.level
@@ -189,39 +248,56 @@ func (p *Prover) Inclusion(ctx context.Context, c sqldb.Conn, index, size uint64
 	if err != nil {
 		return nil, err
 	}
-	const n = 1 << tileHeight
-	leaves := tile{level: 0, lo: index &^ (n - 1)}
-	level4 := tile{level: tileHeight, lo: (index >> tileHeight) &^ (n - 1)}
-	rs, err := c.Query(ctx, tilesQuery, int64(leaves.lo), int64(min(leaves.lo+n, size)), int64(level4.lo), int64(min(level4.lo+n, size>>tileHeight)))
-	if err != nil {
-		return nil, err
+	// The tiles above the leaf, where complete in this tree.
+	i0, i4 := int64(-1), int64(-1)
+	if (index/tileWidth+1)*tileWidth <= size {
+		i0 = int64(index / tileWidth)
 	}
-	for rs.Next() {
-		var level, idx int64
-		var h []byte
-		if err := rs.Scan(&level, &idx, &h); err != nil {
-			rs.Close()
+	var t0, t4 *tile
+	if k := (index >> tileHeight) / tileWidth; (k+1)*tileWidth <= size>>tileHeight {
+		if v, ok := p.tiles.Load(k); ok {
+			t4 = v.(*tile)
+		} else {
+			i4 = int64(k)
+		}
+	}
+	if i0 >= 0 || i4 >= 0 {
+		rs, err := c.Query(ctx, `SELECT level, idx, hashes FROM log_tiles WHERE (level = 0 AND idx = $1) OR (level = 4 AND idx = $2)`, i0, i4)
+		if err != nil {
 			return nil, err
 		}
-		t := &leaves
-		if level != 0 {
-			t = &level4
+		for rs.Next() {
+			var level, idx int64
+			var b []byte
+			if err := rs.Scan(&level, &idx, &b); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			if len(b) != tileWidth*Hasher.Size() {
+				rs.Close()
+				return nil, fmt.Errorf("%w (tile %d/%d has %d bytes)", ErrMissingNode, level, idx, len(b))
+			}
+			t := &tile{level: uint(level), lo: uint64(idx) * tileWidth}
+			for h := range slices.Chunk(b, Hasher.Size()) {
+				t.hashes = append(t.hashes, h)
+			}
+			if level == 0 {
+				t0 = t
+			} else {
+				t4 = t
+				p.tiles.Store(uint64(idx), t)
+			}
 		}
-		if uint64(idx) != t.lo+uint64(len(t.hashes)) {
-			rs.Close()
-			return nil, fmt.Errorf("%w (level %d, index %d)", ErrMissingNode, t.level, t.lo+uint64(len(t.hashes)))
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, err
 		}
-		t.hashes = append(t.hashes, h)
-	}
-	rs.Close()
-	if err := rs.Err(); err != nil {
-		return nil, err
 	}
 	hashes := make([][]byte, len(nodes.IDs))
 	for i, id := range nodes.IDs {
-		if h := leaves.node(id); h != nil {
+		if h := t0.node(id); h != nil {
 			hashes[i] = h
-		} else if h := level4.node(id); h != nil {
+		} else if h := t4.node(id); h != nil {
 			hashes[i] = h
 		}
 	}

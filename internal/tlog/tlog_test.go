@@ -70,6 +70,13 @@ func TestLog(t *testing.T) {
 				t.Fatalf("consistency %d → %d: %v", at, cur.Size, err)
 			}
 		}
+		// Every complete tile is stored, whichever batches its leaves came in.
+		var tiles0, tiles4 int
+		db.QueryRow(ctx, `SELECT COUNT(*) FROM log_tiles WHERE level = 0`).Scan(&tiles0)
+		db.QueryRow(ctx, `SELECT COUNT(*) FROM log_tiles WHERE level = 4`).Scan(&tiles4)
+		if tiles0 != total/16 || tiles4 != total/256 {
+			t.Fatalf("%d leaf tiles and %d level-4 tiles for %d leaves, want %d and %d", tiles0, tiles4, total, total/16, total/256)
+		}
 		// Inclusion at every tree size, for leaves at the edges of tiles and of the
 		// tree, with one prover whose cache fills as it goes.
 		var prover tlog.Prover

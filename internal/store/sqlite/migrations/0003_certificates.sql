@@ -12,6 +12,8 @@ CREATE TABLE certificates (
 );
 CREATE INDEX certificates_party ON certificates (party_id, id);
 CREATE INDEX certificates_unregistered ON certificates (id) WHERE ledger_tx IS NULL;
+-- The Digital Link resolver finds a certificate by GTIN and lot code (/01/{gtin}/10/{lot}).
+CREATE INDEX lots_product_code ON lots (product_id, code);
 
 CREATE TABLE revocations (
     certificate_id INTEGER PRIMARY KEY,
@@ -21,3 +23,14 @@ CREATE TABLE revocations (
     ledger_tx      TEXT
 );
 CREATE INDEX revocations_unregistered ON revocations (certificate_id) WHERE ledger_tx IS NULL;
+
+-- Tiles of the tamper-evident log: the hashes of 16 consecutive leaves (level 0) or
+-- level-4 nodes, one row once all 16 exist, so that an inclusion proof reads one row
+-- for the levels below those a prover keeps in memory. Leaves appended before this
+-- version have no tiles; their proofs read the nodes one by one.
+CREATE TABLE log_tiles (
+    level  INTEGER NOT NULL,
+    idx    INTEGER NOT NULL,
+    hashes BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+);
