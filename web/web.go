@@ -5,9 +5,11 @@
 package web
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/trace"
@@ -19,6 +21,12 @@ type Config struct {
 	Certs   *cert.Service // certificates; without it the certificate pages say they are off
 	Base    string        // public base URL for QR codes and links, e.g. http://127.0.0.1:8080
 	Secure  bool          // set the Secure flag on cookies (served over https)
+
+	// The consumer scan pages (scan.go); without Scan they say scanning is off.
+	Scan         ScanStore
+	Receipt      ReceiptFunc      // the certificates' ledger status; none shown when nil
+	CertValidity time.Duration    // how long a certificate shows as valid; 180 days when 0
+	Now          func() time.Time // time.Now when nil
 }
 
 // server serves the console.
@@ -29,11 +37,20 @@ type server struct {
 	secure bool
 	pages  *pages
 	origin *http.CrossOriginProtection
+
+	scanStore ScanStore
+	receipt   ReceiptFunc
+	validity  time.Duration
+	now       func() time.Time
 }
 
 // New returns the console handler: it serves /console/... and redirects / to /console/.
 func New(cfg Config) http.Handler {
-	s := &server{svc: cfg.Service, certs: cfg.Certs, base: strings.TrimRight(cfg.Base, "/"), secure: cfg.Secure, pages: loadPages()}
+	s := &server{svc: cfg.Service, certs: cfg.Certs, base: strings.TrimRight(cfg.Base, "/"), secure: cfg.Secure, pages: loadPages(),
+		scanStore: cfg.Scan, receipt: cfg.Receipt, validity: cmp.Or(cfg.CertValidity, defaultValidity), now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	s.origin = http.NewCrossOriginProtection()
 	s.origin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, errCrossOrigin)
@@ -68,6 +85,14 @@ func New(cfg Config) http.Handler {
 	mux.Handle("GET /console/certs/{id}/pdf", s.session(s.certPDF))
 	mux.Handle("GET /console/certs/{id}/revoke", s.session(s.revokeForm))
 	mux.Handle("POST /console/certs/{id}/revoke", s.session(s.revoke))
+
+	// Consumer scan (Digital Link resolver): public, no login; each route answers GET,
+	// HEAD and OPTIONS (CORS) and refuses other methods with 405. Other paths under
+	// /01/ and /c/ are malformed links (400).
+	for _, p := range []string{"/01/{gtin}", "/01/{gtin}/10/{lot}", "/01/{gtin}/10/{lot}/21/{serial}", "/c/{serial}", "/c/{serial}/{unit}", "/01/", "/c/"} {
+		mux.HandleFunc(p, s.scanHandler)
+	}
+	mux.HandleFunc("GET /.well-known/gs1resolver", s.resolverDescription)
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errPageNotFound }))
 

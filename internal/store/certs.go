@@ -60,6 +60,19 @@ func (q queries) CertificateOfLot(ctx context.Context, lotID int64) (*cert.Issue
 	return c, notFound(err, "certificate", lotID)
 }
 
+func (q queries) CertificateByLot(ctx context.Context, gtin, lotCode string) (*cert.Issued, error) {
+	c, err := scanCert(q.c.QueryRow(ctx, `SELECT `+certCols+` FROM lots l JOIN products p ON p.id = l.product_id
+		JOIN certificates c ON c.lot_id = l.id LEFT JOIN revocations r ON r.certificate_id = c.id
+		WHERE p.gtin = $1 AND l.code = $2 ORDER BY c.id DESC LIMIT 1`, gtin, lotCode))
+	return c, notFound(err, "certificate", gtin+"/"+lotCode)
+}
+
+// ProductByGTIN returns the product with a GTIN-14, for the Digital Link resolver.
+func (q queries) ProductByGTIN(ctx context.Context, gtin string) (*trace.Product, error) {
+	p, err := scanProduct(q.c.QueryRow(ctx, `SELECT `+productCols+` FROM products WHERE gtin = $1`, gtin))
+	return p, notFound(err, "product", gtin)
+}
+
 func (q queries) Certificates(ctx context.Context, f cert.Filter, pg trace.Page) ([]cert.Issued, error) {
 	after, n := limit(pg)
 	where, args := `c.id < $1`, []any{after, n}
