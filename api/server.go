@@ -39,6 +39,8 @@ type Config struct {
 	Base string
 	// Pages serves every path the API does not (the web pages).
 	Pages http.Handler
+	// Inspection serves the market regulator's sampling and recall; nil turns it off.
+	Inspection *trace.Inspection
 }
 
 // Server serves the API.
@@ -51,6 +53,7 @@ type Server struct {
 	certs   *cert.Service
 	keys    *cert.Keys
 	base    string
+	insp    *trace.Inspection
 }
 
 // New returns the API handler.
@@ -61,7 +64,7 @@ func New(cfg Config) http.Handler {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg), receipt: cfg.Receipt, status: cfg.Status,
-		certs: cfg.Certs, keys: cfg.Keys, base: cfg.Base}
+		certs: cfg.Certs, keys: cfg.Keys, base: cfg.Base, insp: cfg.Inspection}
 
 	r := chi.NewRouter()
 	// Middleware, outermost first:
@@ -150,6 +153,28 @@ func New(cfg Config) http.Handler {
 			r.Get("/webhook", handle(s.getWebhook))
 			r.Post("/webhook", handle(s.registerWebhook))
 			r.Get("/webhook/deliveries", handle(s.listDeliveries))
+		})
+		// Inspection (docs/inspection.md); published verdicts are public.
+		r.Get("/public/lots/{id}/sampling", handle(s.publishedVerdicts))
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			r.Use(s.idempotency)
+			r.Get("/sampling/limits", handle(s.samplingLimits))
+			r.Get("/sampling", handle(s.searchSampling))
+			r.Post("/sampling", handle(s.recordSampling))
+			r.Get("/sampling/overdue", handle(s.overdueSampling))
+			r.Get("/sampling/audit", handle(s.inspectionAudit))
+			r.Get("/sampling/export", handle(s.exportSampling))
+			r.Get("/sampling/kde", handle(s.exportKDE))
+			r.Get("/sampling/recall", handle(s.orchardRecall))
+			r.Get("/sampling/{id}", handle(s.getSampling))
+			r.Get("/sampling/{id}/photos/{n}", handle(s.samplingPhoto))
+			r.Post("/sampling/{id}/report", handle(s.recordReport))
+			r.Post("/sampling/{id}/retest", handle(s.recordAction(trace.ActionRetestRequest)))
+			r.Post("/sampling/{id}/disposal", handle(s.recordAction(trace.ActionDisposal)))
+			r.Post("/sampling/{id}/publish", handle(s.recordAction(trace.ActionPublication)))
+			r.Get("/sampling/{id}/recall", handle(s.samplingRecall))
+			r.Post("/sampling/{id}/recall", handle(s.enforceRecall))
 		})
 		r.NotFound(notFound) // API paths never fall through to the pages
 	})

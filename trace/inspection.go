@@ -711,3 +711,54 @@ func (in *Inspection) PublishedVerdicts(ctx context.Context, lotID int64) ([]Pub
 	}
 	return out, nil
 }
+
+// EachEvent calls fn for every event in [from, to) at the sites in the actor's
+// jurisdiction, newest first per batch of sites, for regulators' exports.
+func (in *Inspection) EachEvent(ctx context.Context, a Actor, from, to time.Time, fn func(*Event) error) error {
+	if err := mustInspect(a); err != nil {
+		return err
+	}
+	if !to.After(from) {
+		return Invalid("to", "invalid_window", "结束日期须晚于开始日期", "the end comes after the start")
+	}
+	j, err := in.Jurisdiction(ctx, a)
+	if err != nil {
+		return err
+	}
+	var sites []int64
+	for p := (Page{Limit: 1000}); ; {
+		ss, err := in.store.Sites(ctx, 0, p)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			if covers(j, s.County) {
+				sites = append(sites, s.ID)
+			}
+		}
+		if len(ss) < p.Limit {
+			break
+		}
+		p.After = ss[len(ss)-1].ID
+	}
+	for len(sites) > 0 {
+		batch := sites[:min(500, len(sites))]
+		sites = sites[len(batch):]
+		for p := (Page{Limit: 1000}); ; {
+			evs, err := in.store.SiteEvents(ctx, batch, from, to, p)
+			if err != nil {
+				return err
+			}
+			for i := range evs {
+				if err := fn(&evs[i]); err != nil {
+					return err
+				}
+			}
+			if len(evs) < p.Limit {
+				break
+			}
+			p.After = evs[len(evs)-1].ID
+		}
+	}
+	return nil
+}
