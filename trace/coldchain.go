@@ -99,7 +99,8 @@ const MaxReadings = 100000
 // transactions serve. Missing records are KindNotFound *Error.
 type ColdChainReader interface {
 	Device(ctx context.Context, id int64) (*Device, error)
-	DeviceBySerial(ctx context.Context, serial string) (*Device, error)
+	// DeviceIDs returns the IDs of the devices with these serials; unknown ones are absent.
+	DeviceIDs(ctx context.Context, serials []string) (map[string]int64, error)
 	Devices(ctx context.Context, partyID int64, p Page) ([]Device, error)
 	Assignment(ctx context.Context, id int64) (*Assignment, error)
 	// Assignments returns the assignments f selects, oldest first.
@@ -383,21 +384,23 @@ func (s *Service) IngestTelemetry(ctx context.Context, batch []Telemetry) (*Inge
 	}
 	var rep *IngestReport
 	err := s.coldWrite(ctx, func() any { return rep }, func(tx ColdChainTx) error {
-		byDevice, ids := map[int64][]Reading{}, map[string]int64{}
+		serials := make([]string, 0, len(batch))
+		for _, t := range batch {
+			serials = append(serials, t.Serial)
+		}
+		slices.Sort(serials)
+		ids, err := tx.DeviceIDs(ctx, slices.Compact(serials))
+		if err != nil {
+			return err
+		}
+		byDevice := map[int64][]Reading{}
 		for _, t := range batch {
 			id, ok := ids[t.Serial]
 			if !ok {
-				d, err := tx.DeviceBySerial(ctx, t.Serial)
-				if KindOf(err) == KindNotFound {
-					return unknownDevice("device", t.Serial)
-				} else if err != nil {
-					return err
-				}
-				id, ids[t.Serial] = d.ID, d.ID
+				return unknownDevice("device", t.Serial)
 			}
 			byDevice[id] = append(byDevice[id], t.Readings...)
 		}
-		var err error
 		rep, err = storeReadings(ctx, tx, byDevice)
 		return err
 	})

@@ -37,9 +37,34 @@ func (q queries) Device(ctx context.Context, id int64) (*trace.Device, error) {
 	return d, notFound(err, "device", id)
 }
 
-func (q queries) DeviceBySerial(ctx context.Context, serial string) (*trace.Device, error) {
-	d, err := scanDevice(q.c.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE serial = $1`, serial))
-	return d, notFound(err, "device", serial)
+func (q queries) DeviceIDs(ctx context.Context, serials []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(serials))
+	for len(serials) > 0 {
+		n := min(len(serials), 500)
+		args := make([]any, n)
+		for i, s := range serials[:n] {
+			args[i] = s
+		}
+		rs, err := q.c.Query(ctx, `SELECT serial, id FROM devices WHERE serial IN (`+inList(1, n)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rs.Next() {
+			var s string
+			var id int64
+			if err := rs.Scan(&s, &id); err != nil {
+				rs.Close()
+				return nil, err
+			}
+			out[s] = id
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return nil, err
+		}
+		serials = serials[n:]
+	}
+	return out, nil
 }
 
 func (q queries) Devices(ctx context.Context, partyID int64, pg trace.Page) ([]trace.Device, error) {
@@ -177,15 +202,33 @@ func (q queries) CountReadings(ctx context.Context, deviceID int64, from, to tim
 	return n, err
 }
 
-// InsertReadings drops the readings already stored (one range query per device),
-// then copies the rest in: COPY on PostgreSQL, behind a savepoint so that a
-// concurrent upload of the same readings falls back to INSERT … ON CONFLICT DO
-// NOTHING rather than failing.
+// copyReadings is the upload size from which PostgreSQL copies readings in bulk.
+const copyReadings = 1000
+
+// InsertReadings stores readings, ignoring those already stored. On PostgreSQL a
+// small batch (telemetry) is one INSERT of arrays ON CONFLICT DO NOTHING; a large
+// one (an upload) drops the readings already stored (one range query per device)
+// and copies the rest in with COPY, behind a savepoint so that a concurrent upload
+// of the same readings falls back to inserting rather than failing. SQLite, the
+// single writer, inserts in multi-row statements.
 func (t *tx) InsertReadings(ctx context.Context, rs []trace.Reading) (int, error) {
 	if err := t.guard(ctx); err != nil {
 		return 0, err
 	}
-	rows := make([][]any, 0, len(rs))
+	if t.dialect == sqldb.Postgres && len(rs) < copyReadings {
+		ds, ts, temps, hums, flags := make([]int64, len(rs)), make([]int64, len(rs)), make([]float64, len(rs)), make([]float64, len(rs)), make([]int16, len(rs))
+		for i, r := range rs {
+			ds[i], ts[i], temps[i], hums[i], flags[i] = r.DeviceID, micros(r.Time), r.Temp, r.Humidity, int16(r.Flags)
+		}
+		n, err := t.c.Exec(ctx, `INSERT INTO readings (device_id, t, temp, humidity, flags)
+			SELECT d, t, temp, NULLIF(h, 'NaN'), f FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::int2[]) AS x(d, t, temp, h, f)
+			ON CONFLICT (device_id, t) DO NOTHING`, ds, ts, temps, hums, flags)
+		return int(n), err
+	}
+	if t.dialect == sqldb.SQLite {
+		return t.insertIgnoring(ctx, readingRows(rs))
+	}
+	var fresh []trace.Reading
 	for i := 0; i < len(rs); {
 		j := i
 		for j < len(rs) && rs[j].DeviceID == rs[i].DeviceID {
@@ -201,22 +244,16 @@ func (t *tx) InsertReadings(ctx context.Context, rs []trace.Reading) (int, error
 			stored[us] = true
 		}
 		for _, r := range rs[i:j] {
-			if us := micros(r.Time); !stored[us] {
-				var h any
-				if !math.IsNaN(r.Humidity) {
-					h = r.Humidity
-				}
-				rows = append(rows, []any{r.DeviceID, us, r.Temp, h, r.Flags})
+			if !stored[micros(r.Time)] {
+				fresh = append(fresh, r)
 			}
 		}
 		i = j
 	}
-	if len(rows) == 0 {
+	if len(fresh) == 0 {
 		return 0, nil
 	}
-	if t.dialect == sqldb.SQLite { // the single writer: nothing can slip in between
-		return len(rows), t.c.CopyFrom(ctx, "readings", readingCols, rows)
-	}
+	rows := readingRows(fresh)
 	if _, err := t.c.Exec(ctx, "SAVEPOINT readings"); err != nil {
 		return 0, err
 	}
@@ -231,9 +268,28 @@ func (t *tx) InsertReadings(ctx context.Context, rs []trace.Reading) (int, error
 	if _, err := t.c.Exec(ctx, "ROLLBACK TO SAVEPOINT readings"); err != nil {
 		return 0, err
 	}
+	return t.insertIgnoring(ctx, rows)
+}
+
+// readingRows returns readings as rows of readingCols, NULL for no humidity.
+func readingRows(rs []trace.Reading) [][]any {
+	rows := make([][]any, len(rs))
+	for i, r := range rs {
+		var h any
+		if !math.IsNaN(r.Humidity) {
+			h = r.Humidity
+		}
+		rows[i] = []any{r.DeviceID, micros(r.Time), r.Temp, h, r.Flags}
+	}
+	return rows
+}
+
+// insertIgnoring inserts rows of readings in multi-row statements, skipping those
+// already stored, and returns how many it added.
+func (t *tx) insertIgnoring(ctx context.Context, rows [][]any) (int, error) {
 	n := 0
 	for len(rows) > 0 {
-		k := min(len(rows), 1000)
+		k := min(len(rows), 500)
 		st := sqldb.MultiInsert("readings", readingCols, rows[:k])
 		added, err := t.c.Exec(ctx, st.SQL+" ON CONFLICT (device_id, t) DO NOTHING", st.Args...)
 		if err != nil {

@@ -39,12 +39,20 @@ var _ Ingester = (*trace.Service)(nil)
 // Config configures a Subscriber; zero fields take the defaults.
 type Config struct {
 	BrokerURL string // e.g. mqtt://127.0.0.1:1883, mqtts://broker:8883, ws://…
-	ClientID  string // stable across restarts, so that the broker keeps the session; ganpin-{hostname}
-	Username  string
-	Password  string
-	Service   Ingester
-	MaxBatch  int           // readings per write; 5000
-	MaxDelay  time.Duration // the longest a reading waits for its batch; 100 ms
+	// ClientID names the connections (ClientID-1 …), stable across restarts so
+	// that the broker keeps their sessions; ganpin-{hostname}.
+	ClientID string
+	Username string
+	Password string
+	Service  Ingester
+	// Conns is how many connections share the subscription ($share/Group/…): a
+	// broker keeps only so many unacknowledged messages in flight per connection
+	// (Mosquitto: 20), and messages are acknowledged once stored; 4.
+	Conns int
+	// Group is the shared subscription's group; Ganpin servers in one group
+	// share the loggers' messages; ganpin.
+	Group    string
+	MaxBatch int // readings per write; 5000
 	// Session is how long the broker keeps undelivered messages while Ganpin is
 	// away; 1 h.
 	Session time.Duration
@@ -54,9 +62,8 @@ type Config struct {
 type Subscriber struct {
 	cfg        Config
 	url        *url.URL
-	inbox      chan message
 	subscribed chan struct{}
-	once       sync.Once
+	pending    sync.WaitGroup // connections not yet subscribed
 }
 
 type message struct {
@@ -78,24 +85,53 @@ func New(cfg Config) (*Subscriber, error) {
 		host, _ := os.Hostname()
 		cfg.ClientID = "ganpin-" + host
 	}
+	if cfg.Conns <= 0 {
+		cfg.Conns = 4
+	}
+	if cfg.Group == "" {
+		cfg.Group = "ganpin"
+	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 5000
-	}
-	if cfg.MaxDelay <= 0 {
-		cfg.MaxDelay = 100 * time.Millisecond
 	}
 	if cfg.Session <= 0 {
 		cfg.Session = time.Hour
 	}
-	return &Subscriber{cfg: cfg, url: u, inbox: make(chan message, 4*cfg.MaxBatch), subscribed: make(chan struct{})}, nil
+	s := &Subscriber{cfg: cfg, url: u, subscribed: make(chan struct{})}
+	s.pending.Add(cfg.Conns)
+	go func() { s.pending.Wait(); close(s.subscribed) }()
+	return s, nil
 }
 
-// Subscribed is closed once the first subscription is in place.
+// Subscribed is closed once every connection has subscribed.
 func (s *Subscriber) Subscribed() <-chan struct{} { return s.subscribed }
 
 // Run connects (reconnecting as needed) and stores what arrives until ctx is done.
 func (s *Subscriber) Run(ctx context.Context) error {
-	cm, err := autopaho.NewConnection(ctx, autopaho.ClientConfig{
+	var done []<-chan struct{}
+	var wg sync.WaitGroup
+	for i := range s.cfg.Conns {
+		inbox := make(chan message, s.cfg.MaxBatch)
+		cm, err := s.connect(ctx, fmt.Sprintf("%s-%d", s.cfg.ClientID, i+1), inbox)
+		if err != nil {
+			return err
+		}
+		done = append(done, cm.Done())
+		wg.Add(1)
+		go func() { defer wg.Done(); s.store(ctx, inbox) }()
+	}
+	wg.Wait()
+	for _, d := range done {
+		<-d
+	}
+	return nil
+}
+
+// connect opens one connection of the shared subscription, feeding inbox.
+func (s *Subscriber) connect(ctx context.Context, clientID string, inbox chan<- message) (*autopaho.ConnectionManager, error) {
+	var once sync.Once
+	topic := "$share/" + s.cfg.Group + "/" + TopicPrefix + "+"
+	return autopaho.NewConnection(ctx, autopaho.ClientConfig{
 		ServerUrls:            []*url.URL{s.url},
 		KeepAlive:             30,
 		SessionExpiryInterval: uint32(s.cfg.Session / time.Second),
@@ -104,36 +140,33 @@ func (s *Subscriber) Run(ctx context.Context) error {
 		OnConnectionUp: func(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 			// Subscribing on every connection re-establishes the subscription after a drop.
 			go func() {
-				if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: TopicPrefix + "+", QoS: 1}}}); err != nil {
+				if _, err := cm.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: topic, QoS: 1}}}); err != nil {
 					if ctx.Err() == nil {
-						slog.Error("telemetry: subscribe failed", "err", err)
+						slog.Error("telemetry: subscribe failed", "client", clientID, "err", err)
 					}
 					return
 				}
-				s.once.Do(func() { close(s.subscribed) })
+				once.Do(s.pending.Done)
 			}()
-			slog.Info("telemetry: connected", "broker", s.url.Redacted())
+			slog.Debug("telemetry: connected", "broker", s.url.Redacted(), "client", clientID)
 		},
 		OnConnectError: func(err error) {
 			slog.Warn("telemetry: cannot connect to the broker", "broker", s.url.Redacted(), "err", err)
 		},
 		ClientConfig: paho.ClientConfig{
-			ClientID:                   s.cfg.ClientID,
+			ClientID:                   clientID,
 			EnableManualAcknowledgment: true,
-			OnPublishReceived:          []func(paho.PublishReceived) (bool, error){s.receive},
+			OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
+				return receive(pr, inbox)
+			}},
 		},
 	})
-	if err != nil {
-		return err
-	}
-	s.store(ctx)
-	<-cm.Done()
-	return nil
 }
 
-// receive parses a message and hands it to the batcher; a message that can never
-// be stored is logged and acknowledged, so that it does not come back forever.
-func (s *Subscriber) receive(pr paho.PublishReceived) (bool, error) {
+// receive parses a message and hands it to its connection's batcher; a message
+// that can never be stored is logged and acknowledged, so that it does not come
+// back forever.
+func receive(pr paho.PublishReceived, inbox chan<- message) (bool, error) {
 	p := pr.Packet
 	ack := func() {
 		if err := pr.Client.Ack(p); err != nil {
@@ -152,33 +185,34 @@ func (s *Subscriber) receive(pr paho.PublishReceived) (bool, error) {
 		ack()
 		return true, nil
 	}
-	s.inbox <- message{serial, rs, ack}
+	inbox <- message{serial, rs, ack}
 	return true, nil
 }
 
-// store batches messages into writes until ctx is done.
-func (s *Subscriber) store(ctx context.Context) {
+// store writes what arrives until ctx is done: each write takes every message
+// waiting, up to MaxBatch readings, so batches grow with the load and a lone
+// message waits for nothing. Unacknowledged messages come back when the session
+// resumes.
+func (s *Subscriber) store(ctx context.Context, inbox <-chan message) {
 	var batch []message
-	n := 0
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return // unacknowledged messages come back when the session resumes
-		case m := <-s.inbox:
-			if len(batch) == 0 {
-				timer.Reset(s.cfg.MaxDelay)
+			return
+		case m := <-inbox:
+			batch = append(batch[:0], m)
+			n := len(m.readings)
+		drain:
+			for n < s.cfg.MaxBatch {
+				select {
+				case m := <-inbox:
+					batch, n = append(batch, m), n+len(m.readings)
+				default:
+					break drain
+				}
 			}
-			batch, n = append(batch, m), n+len(m.readings)
-			if n < s.cfg.MaxBatch {
-				continue
-			}
-		case <-timer.C:
+			s.flush(ctx, batch)
 		}
-		timer.Stop()
-		s.flush(ctx, batch)
-		batch, n = batch[:0], 0
 	}
 }
 

@@ -67,10 +67,11 @@ func publisher(t testing.TB, broker string) *autopaho.ConnectionManager {
 	return cm
 }
 
-// subscribe runs a subscriber for svc until the test ends.
-func subscribe(t testing.TB, broker string, svc *trace.Service) {
+// subscribe runs a subscriber for svc over conns connections (0: the default)
+// until the test ends.
+func subscribe(t testing.TB, broker string, svc *trace.Service, conns int) {
 	t.Helper()
-	sub, err := telemetry.New(telemetry.Config{BrokerURL: broker, ClientID: randomID("ganpin-test-"), Service: svc, MaxDelay: 20 * time.Millisecond, Session: 5 * time.Second})
+	sub, err := telemetry.New(telemetry.Config{BrokerURL: broker, ClientID: randomID("ganpin-test-"), Service: svc, Session: 5 * time.Second, Group: randomID("test"), Conns: conns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestVerdictFollowsMQTT(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db sqldb.DB) {
 		ctx := context.Background()
 		svc, cold, leg, serial := shipment(t, db)
-		subscribe(t, broker, svc)
+		subscribe(t, broker, svc, 0)
 		pub := publisher(t, broker)
 		verdict := func() trace.LegVerdict {
 			t.Helper()
