@@ -154,7 +154,9 @@ func TestCertificateReceiptRevokeTamper(t *testing.T) {
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 201 {
 		t.Fatalf("revoke: %v %v", err, res)
 	}
-	revoked := poll(t, p, "/api/v1/certificates/1/receipt", func(b []byte) bool { return bytes.Contains(b, []byte(`"revocation":{"format"`)) && bytes.Count(b, []byte(`"checkpoint":"ganpin`)) == 2 })
+	revoked := poll(t, p, "/api/v1/certificates/1/receipt", func(b []byte) bool {
+		return bytes.Contains(b, []byte(`"revocation":{"format"`)) && bytes.Count(b, []byte(`"checkpoint":"ganpin`)) == 2
+	})
 	os.WriteFile(path, revoked, 0o600)
 	out, err = runCmd(t, "verify", "--key", key, path)
 	if err == nil || !strings.Contains(out, "✓ revocation: revocation 1 is leaf") || !strings.Contains(out, "✗ the certificate is in force: REVOKED (已撤销)") || !strings.Contains(out, "包装破损") {

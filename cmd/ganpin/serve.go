@@ -82,14 +82,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer func() { stopAnchoring(); <-anchored }()
 
 	var proofs tlog.Prover
+	receipt := func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
+		return anchor.BuildReceipt(ctx, db, &proofs, key, kind, id, record)
+	}
 	srv := &http.Server{
 		Handler: api.New(api.Config{
 			Service:  svc,
 			Ready:    func(ctx context.Context) error { _, err := sqldb.Version(ctx, db); return err },
 			Registry: reg,
-			Receipt: func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
-				return anchor.BuildReceipt(ctx, db, &proofs, key, kind, id, record)
-			},
+			Receipt:  receipt,
 			Status: func(ctx context.Context, kind string, id int64) (anchor.Status, error) {
 				return anchor.RecordStatus(ctx, db, kind, id)
 			},
@@ -97,7 +98,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Certs:  certs,
 			Keys:   keys,
 			Base:   cfg.PublicURL(base),
-			Pages:  web.New(web.Config{Service: svc, Certs: certs, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://")}),
+			Pages: web.New(web.Config{Service: svc, Certs: certs, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
+				Scan: st, Receipt: receipt}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
