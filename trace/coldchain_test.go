@@ -164,6 +164,19 @@ func TestTransportLegVerdictAndSummary(t *testing.T) {
 		if err != nil || len(legs) != 1 || legs[0].Summary == nil || legs[0].Summary.ID != s2.ID {
 			t.Fatalf("lot legs = %+v, %v", legs, err)
 		}
+		// While its readings are unchanged the sealed summary is the verdict (it carries
+		// the digests a live verdict leaves out); one more reading and it is made again.
+		if l := legs[0]; l.Sources[0].SHA256 != s2.Sources[0].SHA256 || l.Verdict.Readings != s2.Verdict.Readings {
+			t.Fatalf("the sealed leg was judged again: %+v", l.Sources)
+		}
+		more := readings(ago(2).Add(5*time.Minute), time.Minute, 1, flat(6))
+		if _, err := w.svc.Ingest(ctx, w.cold, logger.ID, more); err != nil {
+			t.Fatal(err)
+		}
+		l, err := w.svc.Leg(ctx, w.cold, ship.ID)
+		if err != nil || l.Sources[0].SHA256 != "" || l.Sources[0].Readings != s2.Sources[0].Readings+1 || l.Verdict.Readings != s2.Verdict.Readings+1 {
+			t.Fatalf("after a late reading: %+v, %v", l.Sources, err)
+		}
 	})
 }
 
