@@ -42,6 +42,8 @@ type view struct {
 	CSS     string // stylesheet path with its content hash
 	Icon    string
 	Certs   bool // the certificate pages are on
+	Inspect bool // the signed-in user is an inspector: the inspector console's navigation
+	Refresh int  // seconds after which the page reloads itself (a running export); 0 never
 	Data    any
 }
 
@@ -84,8 +86,12 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return errors.New("web: no template " + name)
 	}
 	v := view{Title: title, CSS: cssPath, Icon: iconPath, Data: data, Nav: name, Certs: s.certs != nil}
+	if rf, ok := data.(interface{ RefreshSeconds() int }); ok {
+		v.Refresh = rf.RefreshSeconds()
+	}
 	if se := sessionFrom(r.Context()); se != nil {
 		v.Session, v.Party, v.CSRF = se, se.party, se.csrf
+		v.Inspect = isInspector(se.actor) && !isProducer(se.actor)
 		v.Flash = s.takeFlash(w, r)
 	}
 	var buf bytes.Buffer

@@ -65,11 +65,17 @@ func csrfToken(token string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// session wraps a page for signed-in producers. In order:
-//  1. the session cookie is authenticated (no or a stale cookie: to the login page);
-//  2. the user must hold a producer role (else a 403 page);
-//  3. a POST must carry the session's CSRF token (else a 403 page).
+// session wraps a page for signed-in producers (see sessionFor).
 func (s *server) session(h handlerFunc) http.Handler {
+	return s.sessionFor(isProducer, errNotProducer, h)
+}
+
+// sessionFor wraps a page for signed-in users whom allow admits. In order:
+//  1. the session cookie is authenticated (no or a stale cookie: to the login page);
+//  2. the user must be allowed (else a 403 page; an inspector at the producers'
+//     home page goes to the inspector console);
+//  3. a POST must carry the session's CSRF token (else a 403 page).
+func (s *server) sessionFor(allow func(trace.Actor) bool, denied *trace.Error, h handlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := r.Cookie(s.cookieName())
 		if err != nil || c.Value == "" {
@@ -83,14 +89,22 @@ func (s *server) session(h handlerFunc) http.Handler {
 			return err
 		}
 		se := &sess{token: c.Value, actor: a, csrf: csrfToken(c.Value)}
-		if !isProducer(a) {
-			return errNotProducer
+		if !allow(a) {
+			if isInspector(a) && r.URL.Path == "/console/" {
+				http.Redirect(w, r, "/console/inspect/", http.StatusSeeOther)
+				return nil
+			}
+			return denied
 		}
 		if se.party, err = s.svc.Party(r.Context(), a, a.PartyID); err != nil {
 			return err
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			limit := int64(1 << 20)
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				limit = 40 << 20 // photos
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if !hmac.Equal([]byte(r.PostFormValue(csrfField)), []byte(se.csrf)) {
 				return errCSRF
 			}
@@ -101,6 +115,16 @@ func (s *server) session(h handlerFunc) http.Handler {
 
 func isProducer(a trace.Actor) bool {
 	return a.Has(trace.RoleProducerAdmin, trace.RoleProducerClerk)
+}
+
+func isInspector(a trace.Actor) bool { return a.Has(trace.RoleInspector) }
+
+// home is where a user lands after login: inspectors in their console.
+func home(a trace.Actor, next string) string {
+	if isInspector(a) && !isProducer(a) && (next == "/console/" || !strings.HasPrefix(next, "/console/inspect/")) {
+		return "/console/inspect/"
+	}
+	return next
 }
 
 // toLogin sends a visitor without a session to the login page, remembering where to return.
@@ -129,8 +153,8 @@ type loginData struct {
 
 func (s *server) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
-		if a, err := s.svc.Authenticate(r.Context(), c.Value); err == nil && isProducer(a) {
-			http.Redirect(w, r, localNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		if a, err := s.svc.Authenticate(r.Context(), c.Value); err == nil && (isProducer(a) || isInspector(a)) {
+			http.Redirect(w, r, home(a, localNext(r.URL.Query().Get("next"))), http.StatusSeeOther)
 			return nil
 		}
 	}
@@ -160,11 +184,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !isProducer(a) {
+	if !isProducer(a) && !isInspector(a) {
 		return errNotProducer
 	}
 	s.setSession(w, token)
-	http.Redirect(w, r, d.Next, http.StatusSeeOther)
+	http.Redirect(w, r, home(a, d.Next), http.StatusSeeOther)
 	return nil
 }
 

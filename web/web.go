@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ganpin/ganpin/cert"
+	"github.com/ganpin/ganpin/internal/export"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -27,6 +28,9 @@ type Config struct {
 	Receipt      ReceiptFunc      // the certificates' ledger status; none shown when nil
 	CertValidity time.Duration    // how long a certificate shows as valid; 180 days when 0
 	Now          func() time.Time // time.Now when nil
+
+	// Inspection serves the inspector console (/console/inspect/); nil turns it off.
+	Inspection *trace.Inspection
 }
 
 // server serves the console.
@@ -42,12 +46,16 @@ type server struct {
 	receipt   ReceiptFunc
 	validity  time.Duration
 	now       func() time.Time
+
+	insp *trace.Inspection
+	jobs *export.Jobs // the inspectors' background exports
 }
 
 // New returns the console handler: it serves /console/... and redirects / to /console/.
 func New(cfg Config) http.Handler {
 	s := &server{svc: cfg.Service, certs: cfg.Certs, base: strings.TrimRight(cfg.Base, "/"), secure: cfg.Secure, pages: loadPages(),
-		scanStore: cfg.Scan, receipt: cfg.Receipt, validity: cmp.Or(cfg.CertValidity, defaultValidity), now: cfg.Now}
+		scanStore: cfg.Scan, receipt: cfg.Receipt, validity: cmp.Or(cfg.CertValidity, defaultValidity), now: cfg.Now,
+		insp: cfg.Inspection, jobs: export.NewJobs(time.Hour)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -93,6 +101,23 @@ func New(cfg Config) http.Handler {
 		mux.HandleFunc(p, s.scanHandler)
 	}
 	mux.HandleFunc("GET /.well-known/gs1resolver", s.resolverDescription)
+
+	// Inspection: pages for signed-in inspectors (s.inspect: as s.session, for the inspector role).
+	mux.Handle("GET /console/inspect/{$}", s.inspect(s.inspectHome))
+	mux.Handle("GET /console/inspect/new", s.inspect(s.inspectNewPage))
+	mux.Handle("POST /console/inspect/new", s.inspect(s.inspectCreate))
+	mux.Handle("GET /console/inspect/overdue", s.inspect(s.inspectOverdue))
+	mux.Handle("GET /console/inspect/audit", s.inspect(s.inspectAudit))
+	mux.Handle("GET /console/inspect/export", s.inspect(s.inspectExport))
+	mux.Handle("GET /console/inspect/{id}", s.inspect(s.inspectRecord))
+	mux.Handle("GET /console/inspect/{id}/photos/{n}", s.inspect(s.inspectPhoto))
+	mux.Handle("GET /console/inspect/{id}/report", s.inspect(s.inspectReportPage))
+	mux.Handle("POST /console/inspect/{id}/report", s.inspect(s.inspectReport))
+	mux.Handle("POST /console/inspect/{id}/action", s.inspect(s.inspectAction))
+	mux.Handle("GET /console/inspect/{id}/recall", s.inspect(s.inspectRecall))
+	mux.Handle("POST /console/inspect/{id}/recall", s.inspect(s.inspectRecall)) // revoke and notify again
+	mux.Handle("GET /console/exports/{job}", s.inspect(s.inspectJob))
+	mux.Handle("GET /console/exports/{job}/file", s.inspect(s.inspectJobFile))
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errPageNotFound }))
 

@@ -460,7 +460,7 @@ func TestConsole(t *testing.T) {
 	})
 
 	t.Run("not a producer", func(t *testing.T) {
-		for _, user := range []string{"inspector", "coldchain"} {
+		for _, user := range []string{"coldchain"} { // inspectors have their own pages (inspect_test.go)
 			c := e.client(t)
 			p := c.post("/console/login", url.Values{"username": {user}, "password": {demo.Password}})
 			if p.status != http.StatusForbidden || !strings.Contains(text(p.doc), "没有生产者角色") {
@@ -612,7 +612,9 @@ func TestConsole(t *testing.T) {
 				t.Errorf("lot page lacks the quantity or grade: %s", body)
 			}
 			// The datetime-local value is Beijing time: the timeline shows it as entered.
-			if got, want := text(first(lot.doc, func(n *html.Node) bool { return n.Data == "time" && first(n.Parent, func(m *html.Node) bool { return m.Data == "b" }) != nil })), strings.Replace(good.Get("time"), "T", " ", 1); got != want {
+			if got, want := text(first(lot.doc, func(n *html.Node) bool {
+				return n.Data == "time" && first(n.Parent, func(m *html.Node) bool { return m.Data == "b" }) != nil
+			})), strings.Replace(good.Get("time"), "T", " ", 1); got != want {
 				t.Errorf("harvest time on the timeline %q, want %q", got, want)
 			}
 			var spec string

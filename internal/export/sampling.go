@@ -49,6 +49,9 @@ func Samplings(ctx context.Context, in *trace.Inspection, a trace.Actor, f trace
 	if err == nil {
 		err = w.Close()
 	}
+	if progress != nil {
+		progress(n)
+	}
 	if err != nil {
 		return n, err
 	}
@@ -229,6 +232,9 @@ func FSMARange(ctx context.Context, svc *trace.Service, in *trace.Inspection, a 
 	})
 	if err == nil {
 		err = w.Close()
+	}
+	if progress != nil {
+		progress(n)
 	}
 	if err != nil {
 		return n, err
