@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -252,7 +253,7 @@ func (s *Server) deviceReadings(w http.ResponseWriter, r *http.Request) error {
 	out := make([]readingView, len(rs))
 	for i, rd := range rs {
 		out[i] = readingView{Time: rd.Time, Temperature: rd.Temp, Implausible: rd.Flags != 0}
-		if rd.Humidity == rd.Humidity { // not NaN
+		if !math.IsNaN(rd.Humidity) {
 			h := rd.Humidity
 			out[i].Humidity = &h
 		}
