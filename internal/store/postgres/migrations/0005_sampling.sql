@@ -25,8 +25,9 @@ CREATE TABLE samplings (
     published      BIGINT
 );
 CREATE INDEX samplings_county ON samplings (county, id);
-CREATE INDEX samplings_time ON samplings (sampled_at, id);
+CREATE INDEX samplings_time ON samplings (sampled_at, county, product, id); -- covers the filters of a window
 CREATE INDEX samplings_verdict ON samplings (verdict, id);
+CREATE INDEX samplings_county_verdict ON samplings (county, verdict, id);
 CREATE INDEX samplings_product ON samplings (product, id);
 CREATE INDEX samplings_sampled ON samplings (sampled_id, id) WHERE sampled_id IS NOT NULL;
 CREATE INDEX samplings_producer ON samplings (producer_id, id) WHERE producer_id IS NOT NULL;
