@@ -206,11 +206,11 @@ func (q queries) CountReadings(ctx context.Context, deviceID int64, from, to tim
 const copyReadings = 1000
 
 // InsertReadings stores readings, ignoring those already stored. On PostgreSQL a
-// small batch (telemetry) is one INSERT of arrays ON CONFLICT DO NOTHING; a large
-// one (an upload) drops the readings already stored (one range query per device)
-// and copies the rest in with COPY, behind a savepoint so that a concurrent upload
-// of the same readings falls back to inserting rather than failing. SQLite, the
-// single writer, inserts in multi-row statements.
+// small batch (telemetry) is one INSERT of arrays ON CONFLICT DO NOTHING. Otherwise
+// the readings already stored are dropped (one range query per device) and the
+// rest copied in: on PostgreSQL with COPY, behind a savepoint so that a concurrent
+// upload of the same readings falls back to inserting rather than failing; on
+// SQLite, the single writer, with one prepared statement.
 func (t *tx) InsertReadings(ctx context.Context, rs []trace.Reading) (int, error) {
 	if err := t.guard(ctx); err != nil {
 		return 0, err
@@ -224,9 +224,6 @@ func (t *tx) InsertReadings(ctx context.Context, rs []trace.Reading) (int, error
 			SELECT d, t, temp, NULLIF(h, 'NaN'), f FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::float8[], $5::int2[]) AS x(d, t, temp, h, f)
 			ON CONFLICT (device_id, t) DO NOTHING`, ds, ts, temps, hums, flags)
 		return int(n), err
-	}
-	if t.dialect == sqldb.SQLite {
-		return t.insertIgnoring(ctx, readingRows(rs))
 	}
 	var fresh []trace.Reading
 	for i := 0; i < len(rs); {
@@ -254,6 +251,9 @@ func (t *tx) InsertReadings(ctx context.Context, rs []trace.Reading) (int, error
 		return 0, nil
 	}
 	rows := readingRows(fresh)
+	if t.dialect == sqldb.SQLite { // the single writer: nothing can slip in between
+		return len(rows), t.c.CopyFrom(ctx, "readings", readingCols, rows)
+	}
 	if _, err := t.c.Exec(ctx, "SAVEPOINT readings"); err != nil {
 		return 0, err
 	}
@@ -285,7 +285,7 @@ func readingRows(rs []trace.Reading) [][]any {
 }
 
 // insertIgnoring inserts rows of readings in multi-row statements, skipping those
-// already stored, and returns how many it added.
+// stored meanwhile, and returns how many it added.
 func (t *tx) insertIgnoring(ctx context.Context, rows [][]any) (int, error) {
 	n := 0
 	for len(rows) > 0 {
