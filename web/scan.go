@@ -11,6 +11,7 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,6 +40,12 @@ type ScanStore interface {
 	ProductByGTIN(ctx context.Context, gtin string) (*trace.Product, error)
 	Product(ctx context.Context, id int64) (*trace.Product, error)
 	Party(ctx context.Context, id int64) (*trace.Party, error)
+	Graph(ctx context.Context, lotID int64, d trace.Direction) (*trace.Graph, error)
+	Orders(ctx context.Context, f trace.OrderFilter, p trace.Page) ([]trace.Order, error)
+	DeviceIDs(ctx context.Context, serials []string) (map[string]int64, error)
+	Readings(ctx context.Context, deviceID int64, from, to time.Time) ([]trace.Reading, error)
+	// NonCompliant returns the marks of lots whose latest sampling verdict is 不合格.
+	NonCompliant(ctx context.Context, lotIDs []int64) ([]trace.NonCompliance, error)
 }
 
 // ReceiptFunc returns the receipt of a logged record; anchor.ErrPending while no
@@ -126,11 +133,14 @@ func unitOf(c *cert.Issued, unit string) (int, bool) {
 	return n, err == nil && n >= 1 && n <= c.Units && cert.UnitSerial(n) == unit
 }
 
-// scanHandler serves a scan link: OPTIONS is the CORS preflight; GET and HEAD the page.
+// scanHandler serves a scan link: OPTIONS is the CORS preflight; GET and HEAD the
+// page, or its link set for Accept: application/linkset+json.
 func (s *server) scanHandler(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Vary", "Accept, Accept-Language")
+	h.Set("Access-Control-Expose-Headers", "ETag, Link, Content-Language")
+	h.Set("Vary", "Accept, Accept-Encoding, Accept-Language")
+	lang := langOf(r)
 	switch r.Method {
 	case http.MethodOptions:
 		h.Set("Allow", "GET, HEAD, OPTIONS")
@@ -142,14 +152,16 @@ func (s *server) scanHandler(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 	default:
 		h.Set("Allow", "GET, HEAD, OPTIONS")
-		s.scanError(w, r, langOf(r), errScanMethod, http.StatusMethodNotAllowed)
+		s.scanError(w, r, lang, errScanMethod, http.StatusMethodNotAllowed)
 		return
 	}
-	lang := langOf(r)
 	if err := s.scan(w, r, lang); err != nil {
 		s.scanError(w, r, lang, err, 0)
 	}
 }
+
+// errTooMany refuses a client's scan beyond its rate; it is not counted.
+var errTooMany = &trace.Error{Kind: trace.KindInvalid, Code: "too_many_scans", ZH: "查询过于频繁，请稍后再试", EN: "too many scans from your network; try again shortly"}
 
 func (s *server) scan(w http.ResponseWriter, r *http.Request, lang string) error {
 	if s.scanStore == nil {
@@ -159,34 +171,144 @@ func (s *server) scan(w http.ResponseWriter, r *http.Request, lang string) error
 	if err != nil {
 		return err
 	}
+	now := s.now()
+	if ok, wait := s.limiter.allow(clientPrefix(s.clientIP(r)), now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		return errTooMany
+	}
 	ctx := r.Context()
-	var c *cert.Issued
-	switch {
-	case k.Serial != "":
-		c, err = s.scanStore.CertificateBySerial(ctx, k.Serial)
-	case k.Lot != "":
-		c, err = s.scanStore.CertificateByLot(ctx, k.GTIN, k.Lot)
-	default:
+	if k.GTIN != "" && k.Lot == "" {
 		return s.productPage(w, r, lang, k.GTIN)
 	}
-	if trace.KindOf(err) == trace.KindNotFound {
-		return errUnknownCode
-	} else if err != nil {
-		return err
-	}
-	unit := 0
-	if k.Unit != "" {
-		n, ok := unitOf(c, k.Unit)
-		if !ok {
-			return errUnknownCode
-		}
-		unit = n
-	}
-	v, err := s.certScanView(ctx, c, unit)
+	st, err := s.certState(ctx, k)
 	if err != nil {
 		return err
 	}
-	return s.renderScan(w, r, http.StatusOK, lang, "scan-cert", v.Title(lang), v)
+	if st.cert == nil {
+		return errUnknownCode
+	}
+	c := st.cert
+	if k.Unit != "" {
+		if _, ok := unitOf(c, k.Unit); !ok {
+			return errUnknownCode
+		}
+	}
+	if wantsLinkset(r) {
+		return s.writeLinkset(w, r, st, k.Unit)
+	}
+	slot := scanSlot{Lang: lang, T: words[lang], Unit: k.Unit, Units: c.Units}
+	if r.Method == http.MethodGet && s.counter != nil {
+		code := c.Serial
+		if k.Unit != "" {
+			code += "/" + k.Unit
+		}
+		region := ""
+		if s.region != nil {
+			region = s.region(r)
+		}
+		if slot.Tally, err = s.counter.Scan(ctx, code, now, region); err != nil {
+			return err
+		}
+		slot.Counted = true
+		slot.Warn = unusual(c, st.journey, slot.Tally, k.Unit != "")
+	}
+	orders, err := s.ordersOf(ctx, st.journey, c, k.Unit)
+	if err != nil {
+		return err
+	}
+	parts, err := s.page(st, lang)
+	if err != nil {
+		return err
+	}
+	var top, bottom bytes.Buffer
+	if err := scanPages.ExecuteTemplate(&top, "scan-slot-top", slot); err != nil {
+		return err
+	}
+	if err := scanPages.ExecuteTemplate(&bottom, "scan-slot-orders", scanSlot{Lang: lang, T: words[lang], Orders: orders}); err != nil {
+		return err
+	}
+	dyn := [][]byte{top.Bytes(), bottom.Bytes()}
+	h := w.Header()
+	s.pageHeaders(h, lang)
+	h.Set("Cache-Control", "no-cache") // each scan reaches the server, to be counted
+	h.Set("Link", "<"+c.URL(s.base, 0)+">; rel=\"canonical\", <"+r.URL.Path+">; rel=\"linkset\"; type=\"application/linkset+json\"")
+	etag := parts.etag(dyn)
+	h.Set("ETag", etag)
+	if matches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	gz := acceptsGzip(r)
+	body := parts.body(dyn, gz)
+	if gz {
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		if _, err := w.Write(body); err != nil {
+			slog.DebugContext(ctx, "scan write", "err", err)
+		}
+	}
+	return nil
+}
+
+// scanSlot is what the per-scan parts of a page show.
+type scanSlot struct {
+	Lang    string
+	T       map[string]string
+	Unit    string // the unit serial scanned, "" for the certificate's own code
+	Units   int
+	Counted bool
+	Tally   cert.ScanTally
+	Warn    string // why the scans look unusual: "many" or "regions"; "" when they do not
+	Orders  []trace.MaskedOrder
+}
+
+// Unusual scan patterns. A unit label belongs to one box: a few scans by its buyer
+// are normal, more than unitScanLimit, or scans from two regions, are not. A
+// certificate's own code is printed for the whole lot: scans beyond
+// lotScanFactor times its boxes (5 kg each when certified by mass) are unusual.
+const (
+	unitScanLimit = 10
+	lotScanFactor = 3
+	lotScanMin    = 100
+	boxKg         = 5
+)
+
+// unusual says why a code's tally looks like copied labels, or "".
+func unusual(c *cert.Issued, j *journey, t cert.ScanTally, unit bool) string {
+	if unit {
+		switch {
+		case len(t.Regions) > 1:
+			return "regions"
+		case t.Scans > unitScanLimit:
+			return "many"
+		}
+		return ""
+	}
+	boxes := c.Quantity
+	if m := c.Unit.Mass(); m > 0 {
+		boxes = c.Quantity * m / boxKg
+	} else if j.Product != nil && c.Unit != j.Product.Unit {
+		boxes = j.Product.Kg(c.Quantity, c.Unit) / boxKg
+	}
+	if float64(t.Scans) > max(lotScanMin, lotScanFactor*boxes) {
+		return "many"
+	}
+	return ""
+}
+
+// pageHeaders sets the headers every scan page has.
+func (s *server) pageHeaders(h http.Header, lang string) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", scanCSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	if lang == "en" {
+		h.Set("Content-Language", "en")
+	} else {
+		h.Set("Content-Language", "zh-CN")
+	}
 }
 
 // productPage shows the product a GTIN names, without a lot.
@@ -201,6 +323,7 @@ func (s *server) productPage(w http.ResponseWriter, r *http.Request, lang, gtin 
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
 	return s.renderScan(w, r, http.StatusOK, lang, "scan-product", p.Name, productView{Product: p, Owner: owner.Name})
 }
 
@@ -216,21 +339,23 @@ const (
 	statusExpired = "expired"
 )
 
-// certScan is the certificate page of a scan.
+// certScan is a certificate's scan page without its per-scan parts.
 type certScan struct {
 	certView
-	Status     string // valid, revoked or expired
-	Expires    time.Time
-	UnitSerial string // the unit serial scanned, "" for the certificate
-	Ledger     ledgerView
+	Status    string // valid, revoked or expired
+	Expires   time.Time
+	Ledger    ledgerView
+	Journey   *journey
+	Recall    []trace.NonCompliance
+	Link      string // the lot's Digital Link
+	ShortPath string // the certificate's short path, /c/{serial}
 }
 
-// Title is the page title.
-func (v *certScan) Title(lang string) string {
+func certTitle(c *cert.Issued, lang string) string {
 	if lang == "en" {
-		return "Certificate " + v.Serial
+		return "Certificate " + c.Serial
 	}
-	return "承诺达标合格证 " + v.Serial
+	return "承诺达标合格证 " + c.Serial
 }
 
 // ledgerView is the certificate's place in the log and on the ledger.
@@ -243,20 +368,10 @@ type ledgerView struct {
 	Block      uint64
 }
 
-func (s *server) certScanView(ctx context.Context, c *cert.Issued, unit int) (*certScan, error) {
-	v := &certScan{certView: s.certView(c), Expires: c.Issued.Add(s.validity), Status: statusValid}
-	switch {
-	case c.Revocation != nil:
-		v.Status = statusRevoked
-	case s.now().After(v.Expires):
-		v.Status = statusExpired
-	}
-	if unit > 0 {
-		v.UnitSerial = cert.UnitSerial(unit)
-		v.URL, v.Short = c.URL(s.base, unit), c.ShortURL(s.base, unit)
-	}
-	v.Ledger = s.ledger(ctx, "certificate", c.ID, c.Canonical)
-	return v, nil
+func (s *server) certScanPage(st *certState) *certScan {
+	c := st.cert
+	return &certScan{certView: s.certView(c), Status: st.status, Expires: c.Issued.Add(s.validity), Ledger: st.ledger,
+		Journey: st.journey, Recall: st.recall, Link: c.URL(s.base, 0), ShortPath: c.ShortURL("", 0)}
 }
 
 // ledger returns a record's ledger status; a failing receipt source leaves it unknown
@@ -332,12 +447,16 @@ var scanCSP = func() string {
 type scanView struct {
 	Lang   string
 	Title  string
-	Path   string // the request path, for the language toggle
+	Link   string // the page's canonical address
 	CSS    template.CSS
 	Icon   template.HTML
 	T      map[string]string // the page's words in its language
 	Status int
 	Data   any
+}
+
+func (s *server) scanView(lang, link, title string, data any) scanView {
+	return scanView{Lang: lang, Title: title, Link: link, CSS: template.CSS(scanCSS), Icon: template.HTML(scanIcon), T: words[lang], Data: data}
 }
 
 var scanPages = template.Must(template.New("scan").Funcs(funcs).Funcs(template.FuncMap{
@@ -360,24 +479,42 @@ var scanPages = template.Must(template.New("scan").Funcs(funcs).Funcs(template.F
 		return label
 	},
 	"commitmentEN": func(t cert.Template) string { return commitmentEN[t] },
+	"join":         strings.Join,
+	"num":          func(v float64) string { return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) },
+	"slot":         func() template.HTML { return slotMarker },
+	"verdict": func(lang string, v trace.Verdict) string {
+		if v == trace.Fail {
+			return words[lang]["verdict_fail"]
+		}
+		return words[lang]["verdict_pass"]
+	},
+	"legstatus": func(lang string, st trace.LegStatus) string {
+		return cmp.Or(words[lang]["leg_"+string(st)], string(st))
+	},
+	"legclass": func(st trace.LegStatus) string {
+		switch st {
+		case trace.LegOK:
+			return "good"
+		case trace.LegAlarm:
+			return "bad"
+		case trace.LegNoData:
+			return ""
+		}
+		return "wait"
+	},
+	"dur": duration,
 }).ParseFS(scanTemplateFS, "templates/scan/*.html"))
 
 // renderScan executes a scan template into a buffer and writes it.
 func (s *server) renderScan(w http.ResponseWriter, r *http.Request, status int, lang, name, title string, data any) error {
-	v := scanView{Lang: lang, Title: title, Path: r.URL.Path, CSS: template.CSS(scanCSS), Icon: template.HTML(scanIcon), T: words[lang], Status: status, Data: data}
+	v := s.scanView(lang, "", title, data)
+	v.Status = status
 	var buf bytes.Buffer
 	if err := scanPages.ExecuteTemplate(&buf, name, v); err != nil {
 		return err
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", scanCSP)
-	h.Set("Referrer-Policy", "no-referrer")
-	if lang == "en" {
-		h.Set("Content-Language", "en")
-	} else {
-		h.Set("Content-Language", "zh-CN")
-	}
+	s.pageHeaders(h, lang)
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
@@ -399,9 +536,10 @@ func (s *server) scanError(w http.ResponseWriter, r *http.Request, lang string, 
 	if status == 0 {
 		status = statusOf(e)
 	}
-	if e.Kind == trace.KindNotFound || e.Kind == trace.KindInvalid {
-		w.Header().Set("Cache-Control", "no-store")
+	if e == errTooMany {
+		status = http.StatusTooManyRequests
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	if rerr := s.renderScan(w, r, status, lang, "scan-error", e.ZH, errorData{Status: status, Err: e}); rerr != nil {
 		slog.ErrorContext(r.Context(), "scan error page failed", "err", rerr)
 		http.Error(w, e.ZH+" / "+e.EN, status)
@@ -426,4 +564,31 @@ func (s *server) resolverDescription(w http.ResponseWriter, r *http.Request) {
 		"supportedLinkType":           []map[string]string{{"namespace": "https://gs1.org/voc/", "prefix": "gs1:"}},
 		"linkTypeDefaultCanBeLinkset": true,
 	})
+}
+
+// duration formats a duration in days, hours and minutes, coarsely.
+func duration(lang string, d time.Duration) string {
+	d = d.Round(time.Minute)
+	days, hours, mins := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	u := [3]string{"天", "小时", "分钟"}
+	sep := ""
+	if lang == "en" {
+		u, sep = [3]string{" d", " h", " min"}, " "
+	}
+	var parts []string
+	switch {
+	case days > 0:
+		parts = append(parts, strconv.Itoa(days)+u[0])
+		if hours > 0 {
+			parts = append(parts, strconv.Itoa(hours)+u[1])
+		}
+	case hours > 0:
+		parts = append(parts, strconv.Itoa(hours)+u[1])
+		if mins > 0 {
+			parts = append(parts, strconv.Itoa(mins)+u[2])
+		}
+	default:
+		parts = append(parts, strconv.Itoa(mins)+u[2])
+	}
+	return strings.Join(parts, sep)
 }

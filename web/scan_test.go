@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,13 @@ type scanEnv struct {
 	certs   *cert.Service
 	anchor  func()
 	expired string // the URL of a server whose clock is a year after the demo
+	counter *web.ScanCounter
+	fx      *fixture
+	sampled *demo.Sampled
+	// Servers over the same data: with regions from X-Test-Region, with three scans
+	// a client, and with the default cache on the clock below.
+	regional, limited, cached string
+	clock                     atomic.Int64 // µs
 }
 
 func newScanEnv(t *testing.T) *scanEnv {
@@ -59,6 +67,22 @@ func newScanEnv(t *testing.T) *scanEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fx := coldChainFixture(t, svc, res.ExampleLot, cs.Units)
+	insp, err := trace.NewInspection(trace.InspectionConfig{Service: svc, Revoke: func(ctx context.Context, a trace.Actor, serial, reason string) error {
+		c, err := certs.BySerial(ctx, serial)
+		if err == nil {
+			_, err = certs.Revoke(ctx, a, c.ID, reason)
+		}
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sampled, err := demo.Sample(ctx, svc, insp, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.published = publishPassing(t, svc, st, insp)
 	key, err := anchor.LoadKey(dir, "ganpin.test/log")
 	if err != nil {
 		t.Fatal(err)
@@ -72,13 +96,36 @@ func newScanEnv(t *testing.T) *scanEnv {
 	receipt := func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
 		return anchor.BuildReceipt(ctx, db, &proofs, key, kind, id, record)
 	}
-	cfg := web.Config{Service: svc, Certs: certs, Base: "http://127.0.0.1:8080", Scan: st, Receipt: receipt}
+	counter := web.NewScanCounter(st, time.Hour)
+	// No caching: each request reads what it shows (TestScanCache checks the cache).
+	cfg := web.Config{Service: svc, Certs: certs, Base: "http://127.0.0.1:8080", Scan: st, Receipt: receipt, Keys: keys, Counter: counter, Inspection: insp,
+		StatusTTL: time.Nanosecond, JourneyTTL: time.Nanosecond, ScanBurst: 1000}
 	srv := httptest.NewServer(web.New(cfg))
 	t.Cleanup(srv.Close)
-	cfg.Now = func() time.Time { return demo.Season.AddDate(1, 0, 0) }
-	late := httptest.NewServer(web.New(cfg))
-	t.Cleanup(late.Close)
-	e := &scanEnv{env: &env{t: t, db: db, svc: svc, demo: res, certified: cs, url: srv.URL}, st: st, certs: certs, expired: late.URL}
+	serve := func(cfg web.Config) string {
+		srv := httptest.NewServer(web.New(cfg))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	e := &scanEnv{env: &env{t: t, db: db, svc: svc, demo: res, certified: cs, url: srv.URL}, st: st, certs: certs,
+		counter: counter, fx: fx, sampled: sampled}
+	late := cfg
+	late.Now = func() time.Time { return demo.Season.AddDate(1, 0, 0) }
+	e.expired = serve(late)
+	// Regions from a header; three scans a client; the default cache on a clock of
+	// the test's.
+	regional := cfg
+	regional.Counter = web.NewScanCounter(st, time.Hour)
+	regional.Region = func(r *http.Request) string { return r.Header.Get("X-Test-Region") }
+	e.regional = serve(regional)
+	limited := cfg
+	limited.ScanBurst, limited.ScanRate = 3, 0.001
+	e.limited = serve(limited)
+	e.clock.Store(time.Now().UnixMicro())
+	cached := cfg
+	cached.StatusTTL, cached.JourneyTTL = 0, 0
+	cached.Now = func() time.Time { return time.UnixMicro(e.clock.Load()) }
+	e.cached = serve(cached)
 	e.anchor = func() {
 		t.Helper()
 		if err := anchorer.Once(ctx); err != nil {
@@ -92,6 +139,16 @@ func newScanEnv(t *testing.T) *scanEnv {
 func (e *scanEnv) bySerial(serial string) *cert.Issued {
 	e.t.Helper()
 	c, err := e.certs.BySerial(context.Background(), serial)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// certOfLot returns the certificate of a lot.
+func (e *scanEnv) certOfLot(lot int64) *cert.Issued {
+	e.t.Helper()
+	c, err := e.st.CertificateOfLot(context.Background(), lot)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -243,7 +300,7 @@ func TestScanCertificate(t *testing.T) {
 				t.Errorf("Content-Language %q", p.header.Get("Content-Language"))
 			}
 			toggle := first(p.doc, func(n *html.Node) bool { return hasClass(n, "lang") })
-			if attr(toggle, "href") != path(units, 0)+"?lang=zh" {
+			if attr(toggle, "href") != "?lang=zh" {
 				t.Errorf("language toggle %q", attr(toggle, "href"))
 			}
 		}
@@ -348,4 +405,117 @@ func TestScanBadInput(t *testing.T) {
 	if p.status != 200 || !strings.Contains(p.body, `"resolverRoot":"http://127.0.0.1:8080"`) {
 		t.Errorf("gs1resolver: %d %s", p.status, p.body)
 	}
+}
+
+// fixture is the cold chain and the order the tests add to the demo's example lot,
+// and a sampling record published for consumers.
+type fixture struct {
+	order     trace.OrderSpec // of the example certificate's unit 000001
+	published *trace.Sampling // a 合格 sampling record, published
+}
+
+// coldChainFixture puts a logger on the example lot's cold store and its reefer to
+// Shanghai (all in range but one excursion above the alarm limit on the road), and
+// has the platform link an order for unit 000001 of serial.
+func coldChainFixture(t *testing.T, svc *trace.Service, example int64, serial string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	cold := login(t, svc, "coldchain")
+	legs, err := svc.LotLegs(ctx, cold, example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var road, store *trace.Leg
+	for i := range legs {
+		l := &legs[i].Leg
+		switch {
+		case l.Kind == trace.StorageLeg:
+			store = l
+		case l.Kind == trace.TransportLeg && l.From.After(legs[0].Leg.From):
+			road = l
+		}
+	}
+	if road == nil || store == nil || road.Open || store.Open {
+		t.Fatalf("example lot legs: %+v", legs)
+	}
+	logger := func(serial string, as trace.Assignment, from, to time.Time, temp func(time.Time) float64) {
+		d := &trace.Device{Serial: serial, Model: "test logger"}
+		if err := svc.RegisterDevice(ctx, cold, d); err != nil {
+			t.Fatal(err)
+		}
+		as.DeviceID, as.From, as.To = d.ID, from, to.Add(time.Second)
+		if err := svc.Assign(ctx, cold, &as); err != nil {
+			t.Fatal(err)
+		}
+		var rs []trace.Reading
+		for at := from; !at.After(to); at = at.Add(10 * time.Minute) {
+			rs = append(rs, trace.Reading{Time: at, Temp: temp(at), Humidity: 90})
+		}
+		if _, err := svc.Ingest(ctx, cold, d.ID, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger("ROOM-T1", trace.Assignment{Site: store.Site, Room: store.Room}, store.From, store.To, func(at time.Time) float64 {
+		return 6.5 + float64(at.Minute()%30)/30
+	})
+	warm := road.From.Add(4 * time.Hour)
+	logger("REEFER-T1", trace.Assignment{Shipment: road.ID}, road.From, road.To, func(at time.Time) float64 {
+		if d := at.Sub(warm); d >= 0 && d < 2*time.Hour {
+			return 9 + 4*d.Hours()/2 // up to 13 ℃, above the 12 ℃ alarm limit
+		}
+		return 6.8
+	})
+
+	root := trace.Actor{Roles: []trace.Role{trace.RoleAdmin}}
+	ps, err := svc.Parties(ctx, root, trace.Page{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var platform int64
+	for _, p := range ps {
+		if p.Kind == trace.Platform {
+			platform = p.ID
+		}
+	}
+	if err := svc.CreateUser(ctx, root, &trace.User{PartyID: platform, Username: "shop-test", Name: "订单接口", Roles: []trace.Role{trace.RolePlatform}}, demo.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.GrantChannel(ctx, login(t, svc, "xunwu"), platform); err != nil {
+		t.Fatal(err)
+	}
+	order := trace.OrderSpec{Number: "GNYP-T-0001", Channel: "赣南优品小程序", Time: road.To.Add(3 * time.Hour).Format(time.RFC3339),
+		Destination: trace.Destination{Province: "310000", City: "310100", District: "310115"},
+		Items:       []trace.OrderItem{{Certificate: serial, Units: []string{cert.UnitSerial(1)}}}}
+	if _, err := svc.LinkOrder(ctx, login(t, svc, "shop-test"), order); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{order: order}
+}
+
+// publishPassing publishes the first 合格 sampling record the demo's inspector made.
+func publishPassing(t *testing.T, svc *trace.Service, st *store.Store, insp *trace.Inspection) *trace.Sampling {
+	t.Helper()
+	ctx := context.Background()
+	ss, err := st.SearchSamplings(ctx, trace.SamplingFilter{Verdict: string(trace.Pass)}, trace.Page{Limit: 10})
+	if err != nil || len(ss) == 0 {
+		t.Fatalf("passing samplings: %v, %v", ss, err)
+	}
+	s := ss[len(ss)-1]
+	if _, err := insp.RecordAction(ctx, login(t, svc, "inspector"), s.ID, trace.ActionSpec{Kind: trace.ActionPublication, Date: nowCST().Format(time.DateOnly)}); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+func login(t *testing.T, svc *trace.Service, user string) trace.Actor {
+	t.Helper()
+	token, _, err := svc.Login(context.Background(), user, demo.Password, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.Authenticate(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -23,13 +23,23 @@ type Config struct {
 	Base    string        // public base URL for QR codes and links, e.g. http://127.0.0.1:8080
 	Secure  bool          // set the Secure flag on cookies (served over https)
 
-	// The consumer scan pages (scan.go); without Scan they say scanning is off.
+	// The consumer scan pages (scan*.go); without Scan they say scanning is off.
 	Scan         ScanStore
-	Receipt      ReceiptFunc      // the certificates' ledger status; none shown when nil
-	CertValidity time.Duration    // how long a certificate shows as valid; 180 days when 0
-	Now          func() time.Time // time.Now when nil
+	Counter      *ScanCounter               // counts scans; none counted or shown when nil
+	Receipt      ReceiptFunc                // the certificates' ledger status and receipts; none shown when nil
+	Keys         *cert.Keys                 // the issuers' public keys, put in receipts
+	ClientIP     func(*http.Request) string // the client's address behind a proxy; RemoteAddr when nil
+	Region       func(*http.Request) string // a coarse region of the client ("" unknown); none when nil
+	CertValidity time.Duration              // how long a certificate shows as valid; 180 days when 0
+	ScanRate     float64                    // scans a second one client may make, in bursts of ScanBurst; 1 when 0
+	ScanBurst    int                        // 60 when 0
+	StatusTTL    time.Duration              // how stale a page's certificate status may be; 30 s when 0
+	JourneyTTL   time.Duration              // how stale its journey may be; 5 min when 0
+	CacheEntries int                        // certificates whose pages are cached; 20,000 when 0
+	Now          func() time.Time           // time.Now when nil
 
-	// Inspection serves the inspector console (/console/inspect/); nil turns it off.
+	// Inspection serves the inspector console (/console/inspect/) and the published
+	// sampling verdicts on the scan pages; nil turns both off.
 	Inspection *trace.Inspection
 }
 
@@ -42,10 +52,18 @@ type server struct {
 	pages  *pages
 	origin *http.CrossOriginProtection
 
-	scanStore ScanStore
-	receipt   ReceiptFunc
-	validity  time.Duration
-	now       func() time.Time
+	scanStore  ScanStore
+	counter    *ScanCounter
+	receipt    ReceiptFunc
+	keys       *cert.Keys
+	clientIP   func(*http.Request) string
+	region     func(*http.Request) string
+	limiter    *scanLimiter
+	cache      *scanCache
+	validity   time.Duration
+	statusTTL  time.Duration
+	journeyTTL time.Duration
+	now        func() time.Time
 
 	insp *trace.Inspection
 	jobs *export.Jobs // the inspectors' background exports
@@ -54,10 +72,16 @@ type server struct {
 // New returns the console handler: it serves /console/... and redirects / to /console/.
 func New(cfg Config) http.Handler {
 	s := &server{svc: cfg.Service, certs: cfg.Certs, base: strings.TrimRight(cfg.Base, "/"), secure: cfg.Secure, pages: loadPages(),
-		scanStore: cfg.Scan, receipt: cfg.Receipt, validity: cmp.Or(cfg.CertValidity, defaultValidity), now: cfg.Now,
+		scanStore: cfg.Scan, counter: cfg.Counter, receipt: cfg.Receipt, keys: cfg.Keys, clientIP: cfg.ClientIP, region: cfg.Region,
+		limiter: newScanLimiter(cmp.Or(cfg.ScanRate, 1), cmp.Or(cfg.ScanBurst, 60)), cache: newScanCache(cmp.Or(cfg.CacheEntries, defaultEntries)),
+		validity: cmp.Or(cfg.CertValidity, defaultValidity), statusTTL: cmp.Or(cfg.StatusTTL, defaultStatusTTL),
+		journeyTTL: cmp.Or(cfg.JourneyTTL, defaultJourneyTTL), now: cfg.Now,
 		insp: cfg.Inspection, jobs: export.NewJobs(time.Hour)}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.clientIP == nil {
+		s.clientIP = remoteAddr
 	}
 	s.origin = http.NewCrossOriginProtection()
 	s.origin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -100,6 +124,7 @@ func New(cfg Config) http.Handler {
 	for _, p := range []string{"/01/{gtin}", "/01/{gtin}/10/{lot}", "/01/{gtin}/10/{lot}/21/{serial}", "/c/{serial}", "/c/{serial}/{unit}", "/01/", "/c/"} {
 		mux.HandleFunc(p, s.scanHandler)
 	}
+	mux.HandleFunc("GET /c/{serial}/receipt", s.scanReceipt) // the certificate's ledger receipt, for ganpin verify
 	mux.HandleFunc("GET /.well-known/gs1resolver", s.resolverDescription)
 
 	// Inspection: pages for signed-in inspectors (s.inspect: as s.session, for the inspector role).
@@ -109,6 +134,8 @@ func New(cfg Config) http.Handler {
 	mux.Handle("GET /console/inspect/overdue", s.inspect(s.inspectOverdue))
 	mux.Handle("GET /console/inspect/audit", s.inspect(s.inspectAudit))
 	mux.Handle("GET /console/inspect/export", s.inspect(s.inspectExport))
+	mux.Handle("GET /console/exports/{job}", s.inspect(s.inspectJob))
+	mux.Handle("GET /console/exports/{job}/file", s.inspect(s.inspectJobFile))
 	mux.Handle("GET /console/inspect/{id}", s.inspect(s.inspectRecord))
 	mux.Handle("GET /console/inspect/{id}/photos/{n}", s.inspect(s.inspectPhoto))
 	mux.Handle("GET /console/inspect/{id}/report", s.inspect(s.inspectReportPage))
@@ -116,8 +143,6 @@ func New(cfg Config) http.Handler {
 	mux.Handle("POST /console/inspect/{id}/action", s.inspect(s.inspectAction))
 	mux.Handle("GET /console/inspect/{id}/recall", s.inspect(s.inspectRecall))
 	mux.Handle("POST /console/inspect/{id}/recall", s.inspect(s.inspectRecall)) // revoke and notify again
-	mux.Handle("GET /console/exports/{job}", s.inspect(s.inspectJob))
-	mux.Handle("GET /console/exports/{job}/file", s.inspect(s.inspectJobFile))
 
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error { return errPageNotFound }))
 
