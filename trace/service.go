@@ -189,15 +189,21 @@ func (s *Service) Capture(ctx context.Context, a Actor, specs []EventSpec) ([]*E
 		if err != nil {
 			return err
 		}
+		var made batch
 		for i := range specs {
 			prefix := ""
 			if len(specs) > 1 {
 				prefix = fmt.Sprintf("events[%d].", i)
 			}
-			e, err := s.capture(ctx, tx, a, &specs[i], now)
+			spec, err := made.resolve(&specs[i])
 			if err != nil {
 				return withPrefix(err, prefix)
 			}
+			e, err := s.capture(ctx, tx, a, spec, now)
+			if err != nil {
+				return withPrefix(err, prefix)
+			}
+			made.add(e)
 			out = append(out, e)
 		}
 		if err := tx.Flush(ctx); err != nil {
@@ -214,6 +220,79 @@ func (s *Service) Capture(ctx context.Context, a Actor, specs []EventSpec) ([]*E
 		return nil, err
 	}
 	return out, nil
+}
+
+// batch is what a capture batch has made so far, for references to it from later
+// events: a lot ID of -k names the k-th lot the batch creates, a corrects of -k
+// the batch's k-th event.
+type batch struct {
+	lots, events []int64
+}
+
+func (b *batch) add(e *Event) {
+	b.events = append(b.events, e.ID)
+	for _, l := range e.Lots {
+		if l.Role == RoleOutput {
+			b.lots = append(b.lots, l.Lot)
+		}
+	}
+}
+
+// resolve returns a copy of spec whose references to the batch are the IDs made
+// (the caller's spec is left as it is, for a retried transaction).
+func (b *batch) resolve(spec *EventSpec) (*EventSpec, error) {
+	var bad string
+	ref := func(field string, id int64, made []int64) int64 {
+		if id >= 0 {
+			return id
+		}
+		if int(-id) > len(made) {
+			bad = field
+			return id
+		}
+		return made[-id-1]
+	}
+	ids := func(field string, in []int64) []int64 {
+		if !slices.ContainsFunc(in, func(id int64) bool { return id < 0 }) {
+			return in
+		}
+		out := make([]int64, len(in))
+		for i, id := range in {
+			out[i] = ref(fmt.Sprintf("%s[%d]", field, i), id, b.lots)
+		}
+		return out
+	}
+	c := *spec
+	c.Corrects = ref("corrects", spec.Corrects, b.events)
+	switch {
+	case spec.SelfTest != nil && spec.SelfTest.Lot < 0:
+		st := *spec.SelfTest
+		st.Lot = ref("self_test.lot", st.Lot, b.lots)
+		c.SelfTest = &st
+	case spec.Transformation != nil && slices.ContainsFunc(spec.Transformation.Inputs, func(in LotQuantity) bool { return in.Lot < 0 }):
+		tr := *spec.Transformation
+		tr.Inputs = slices.Clone(tr.Inputs)
+		for i := range tr.Inputs {
+			tr.Inputs[i].Lot = ref(fmt.Sprintf("transformation.inputs[%d].lot", i), tr.Inputs[i].Lot, b.lots)
+		}
+		c.Transformation = &tr
+	case spec.Storing != nil:
+		st := *spec.Storing
+		st.Lots = ids("storing.lots", st.Lots)
+		c.Storing = &st
+	case spec.Shipping != nil:
+		sh := *spec.Shipping
+		sh.Lots = ids("shipping.lots", sh.Lots)
+		c.Shipping = &sh
+	case spec.Receiving != nil:
+		rc := *spec.Receiving
+		rc.Lots = ids("receiving.lots", rc.Lots)
+		c.Receiving = &rc
+	}
+	if bad != "" {
+		return nil, Invalid(bad, "unknown_batch_ref", "引用了本批次中之前未生成的批次或事件", "refers to a lot or event this batch has not made before it")
+	}
+	return &c, nil
 }
 
 // prepareBatch locks every existing lot the batch refers to in one query and checks
