@@ -309,7 +309,6 @@ type inspectData struct {
 	Today      string
 	Actions    []option
 	Backup     time.Time
-	Producer   bool
 	TaskZH     string
 	StageZH    string
 	ReportsLen int
@@ -354,7 +353,6 @@ type reportData struct {
 	V      url.Values
 	Rows   []int
 	Err    *trace.Error
-	Today  string
 	Retest bool
 }
 
