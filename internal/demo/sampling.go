@@ -21,7 +21,8 @@ type Sampled struct {
 // cooperative at markets and an online shop in 赣州, and one 不合格 sample of failLot
 // (丙溴磷 over its limit), whose verdict marks the lot and everything made from it,
 // revokes their certificates and notifies the platforms that sold them. Call it after
-// Load and Certify; failLot 0 picks a box lot of 信丰.
+// Load, Certify and ColdChain; failLot 0 picks a box lot of 信丰 that reached a front
+// warehouse, which ColdChain's platform sold.
 func Sample(ctx context.Context, svc *trace.Service, insp *trace.Inspection, failLot int64) (*Sampled, error) {
 	token, _, err := svc.Login(ctx, "inspector", Password, "demo")
 	if err != nil {
@@ -50,11 +51,15 @@ func Sample(ctx context.Context, svc *trace.Service, insp *trace.Inspection, fai
 	if len(boxes) == 0 {
 		return nil, fmt.Errorf("demo: no box lots to sample")
 	}
-	if failLot == 0 {
-		for _, l := range boxes {
-			if len(l.Code) > 2 && l.Code[:2] == "XF" {
+	for _, l := range boxes {
+		if failLot != 0 {
+			break
+		}
+		if len(l.Code) > 2 && l.Code[:2] == "XF" {
+			if ok, err := reachedWarehouse(ctx, svc, a, l.ID); err != nil {
+				return nil, err
+			} else if ok {
 				failLot = l.ID
-				break
 			}
 		}
 	}
@@ -130,4 +135,25 @@ func Sample(ctx context.Context, svc *trace.Service, insp *trace.Inspection, fai
 		}
 	}
 	return nil, fmt.Errorf("demo: lot %d to fail is not a box lot of the demo", failLot)
+}
+
+// reachedWarehouse reports whether a lot was received at a warehouse (a front
+// warehouse of the demo, from which the platform sells).
+func reachedWarehouse(ctx context.Context, svc *trace.Service, a trace.Actor, lot int64) (bool, error) {
+	evs, err := svc.LotEvents(ctx, a, lot, trace.Page{Limit: 100})
+	if err != nil {
+		return false, err
+	}
+	for _, e := range evs {
+		if e.Spec.Type == trace.Receiving {
+			s, err := svc.Site(ctx, a, e.Spec.Site)
+			if err != nil {
+				return false, err
+			}
+			if s.Kind == trace.Warehouse {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

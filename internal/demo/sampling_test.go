@@ -29,7 +29,11 @@ func TestSample(t *testing.T) {
 			t.Fatal(err)
 		}
 		certs := cert.NewService(cert.Config{Store: st, Keys: keys})
-		if _, err := demo.Certify(ctx, svc, certs, res.ExampleLot); err != nil {
+		cs, err := demo.Certify(ctx, svc, certs, res.ExampleLot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := demo.ColdChain(ctx, svc, res.ExampleLot, cs.Units); err != nil {
 			t.Fatal(err)
 		}
 		insp, err := trace.NewInspection(trace.InspectionConfig{Service: svc, Revoke: func(ctx context.Context, a trace.Actor, serial, reason string) error {
@@ -46,7 +50,8 @@ func TestSample(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.Records < 6 || out.Failed == 0 || len(out.Revoked) != 1 {
+		// The failed lot was sold: 赣南优品 hears of the recall, whose list names its orders.
+		if out.Records < 6 || out.Failed == 0 || len(out.Revoked) != 1 || out.Notify != 1 {
 			t.Fatalf("demo sampling: %+v", out)
 		}
 		c, err := certs.BySerial(ctx, out.Revoked[0])
@@ -58,6 +63,10 @@ func TestSample(t *testing.T) {
 		ss, err := insp.Search(ctx, a, trace.SamplingFilter{Verdict: string(trace.Fail)}, trace.Page{Limit: 10})
 		if err != nil || len(ss) != 1 || ss[0].ID != out.Failed {
 			t.Fatalf("failed samples %d, %v", len(ss), err)
+		}
+		rl, err := insp.Recall(ctx, a, out.Failed)
+		if err != nil || len(rl.Orders) == 0 || len(rl.Platforms) != 1 {
+			t.Fatalf("recall list: %+v, %v", rl, err)
 		}
 	})
 }
