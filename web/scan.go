@@ -196,7 +196,7 @@ func (s *server) scan(w http.ResponseWriter, r *http.Request, lang string) error
 	if wantsLinkset(r) {
 		return s.writeLinkset(w, r, st, k.Unit)
 	}
-	slot := scanSlot{Lang: lang, T: words[lang], Unit: k.Unit, Units: c.Units}
+	slot := scanSlot{T: words[lang], Unit: k.Unit, Units: c.Units}
 	if r.Method == http.MethodGet && s.counter != nil {
 		code := c.Serial
 		if k.Unit != "" {
@@ -220,14 +220,7 @@ func (s *server) scan(w http.ResponseWriter, r *http.Request, lang string) error
 	if err != nil {
 		return err
 	}
-	var top, bottom bytes.Buffer
-	if err := scanPages.ExecuteTemplate(&top, "scan-slot-top", slot); err != nil {
-		return err
-	}
-	if err := scanPages.ExecuteTemplate(&bottom, "scan-slot-orders", scanSlot{Lang: lang, T: words[lang], Orders: orders}); err != nil {
-		return err
-	}
-	dyn := [][]byte{top.Bytes(), bottom.Bytes()}
+	dyn := [][]byte{appendTop(nil, &slot), appendOrders(nil, slot.T, orders)}
 	h := w.Header()
 	s.pageHeaders(h, lang)
 	h.Set("Cache-Control", "no-cache") // each scan reaches the server, to be counted
@@ -239,7 +232,10 @@ func (s *server) scan(w http.ResponseWriter, r *http.Request, lang string) error
 		return nil
 	}
 	gz := acceptsGzip(r)
-	body := parts.body(dyn, gz)
+	buf := bodies.Get().(*[]byte)
+	defer bodies.Put(buf)
+	body := parts.appendBody((*buf)[:0], dyn, gz)
+	*buf = body
 	if gz {
 		h.Set("Content-Encoding", "gzip")
 	}
@@ -255,14 +251,12 @@ func (s *server) scan(w http.ResponseWriter, r *http.Request, lang string) error
 
 // scanSlot is what the per-scan parts of a page show.
 type scanSlot struct {
-	Lang    string
 	T       map[string]string
 	Unit    string // the unit serial scanned, "" for the certificate's own code
 	Units   int
 	Counted bool
 	Tally   cert.ScanTally
 	Warn    string // why the scans look unusual: "many" or "regions"; "" when they do not
-	Orders  []trace.MaskedOrder
 }
 
 // Unusual scan patterns. A unit label belongs to one box: a few scans by its buyer

@@ -162,10 +162,10 @@ func TestPageParts(t *testing.T) {
 		want := string(page)
 		want = strings.Replace(want, slotMarker, string(dyn[0]), 1)
 		want = strings.Replace(want, slotMarker, string(dyn[1]), 1)
-		if got := string(p.body(dyn, false)); got != want {
+		if got := string(p.appendBody(nil, dyn, false)); got != want {
 			t.Errorf("plain body differs")
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(p.body(dyn, true)))
+		zr, err := gzip.NewReader(bytes.NewReader(p.appendBody(nil, dyn, true)))
 		if err != nil {
 			t.Fatal(err)
 		}

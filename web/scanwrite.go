@@ -7,9 +7,14 @@ import (
 	"hash/crc32"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
+
+// bodies recycles the buffers responses are assembled in.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
 
 // A scan page is rendered once per certificate state and language with markers
 // where the per-scan parts go (the unit and its count, the unit's orders), split
@@ -62,9 +67,9 @@ func (p *pageParts) etag(dyn [][]byte) string {
 	return `W/"` + strconv.FormatUint(h.Sum64(), 36) + `"`
 }
 
-// body returns the page with its dynamic parts (len(dyn) = len(raw)-1), gzipped
-// (a gzip member whose deflate stream is the parts in turn) or plain.
-func (p *pageParts) body(dyn [][]byte, gzip bool) []byte {
+// appendBody appends the page with its dynamic parts (len(dyn) = len(raw)-1) to out,
+// gzipped (a gzip member whose deflate stream is the parts in turn) or plain.
+func (p *pageParts) appendBody(out []byte, dyn [][]byte, gzip bool) []byte {
 	n := 0
 	for i, part := range p.raw {
 		n += len(part)
@@ -73,7 +78,7 @@ func (p *pageParts) body(dyn [][]byte, gzip bool) []byte {
 		}
 	}
 	if !gzip {
-		out := make([]byte, 0, n)
+		out = slices.Grow(out, n)
 		for i, part := range p.raw {
 			out = append(out, part...)
 			if i < len(dyn) {
@@ -89,7 +94,7 @@ func (p *pageParts) body(dyn [][]byte, gzip bool) []byte {
 			size += len(dyn[i]) + 5*(len(dyn[i])/0xffff+1)
 		}
 	}
-	out := make([]byte, 0, size)
+	out = slices.Grow(out, size)
 	out = append(out, 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff) // gzip header: deflate, no name, no time
 	crc := uint32(0)
 	for i, part := range p.gz {
