@@ -50,6 +50,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	certs := cert.NewService(cert.Config{Store: st, Keys: keys, Missing: pdf.Missing})
+	insp, err := trace.NewInspection(trace.InspectionConfig{Service: svc, Revoke: func(ctx context.Context, a trace.Actor, serial, reason string) error {
+		c, err := certs.BySerial(ctx, serial)
+		if err == nil {
+			_, err = certs.Revoke(ctx, a, c.ID, reason)
+		}
+		return err
+	}})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -57,7 +67,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	base := "http://" + ln.Addr().String()
 	if cfg.Demo {
-		if err := loadDemo(ctx, svc, certs, cfg, cfg.PublicURL(base), stdout); err != nil {
+		if err := loadDemo(ctx, svc, certs, insp, cfg, cfg.PublicURL(base), stdout); err != nil {
 			ln.Close()
 			return err
 		}
@@ -94,12 +104,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Status: func(ctx context.Context, kind string, id int64) (anchor.Status, error) {
 				return anchor.RecordStatus(ctx, db, kind, id)
 			},
-			LogKey: key.Verifier,
-			Certs:  certs,
-			Keys:   keys,
-			Base:   cfg.PublicURL(base),
+			LogKey:     key.Verifier,
+			Certs:      certs,
+			Keys:       keys,
+			Base:       cfg.PublicURL(base),
+			Inspection: insp,
 			Pages: web.New(web.Config{Service: svc, Certs: certs, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
-				Scan: st, Receipt: receipt}),
+				Scan: st, Receipt: receipt, Keys: keys, Inspection: insp}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
@@ -171,7 +182,7 @@ func openStore(ctx context.Context, cfg config.Config) (sqldb.DB, *store.Store, 
 }
 
 // loadDemo loads the demo into an empty database and prints how to try it.
-func loadDemo(ctx context.Context, svc *trace.Service, certs *cert.Service, cfg config.Config, base string, out io.Writer) error {
+func loadDemo(ctx context.Context, svc *trace.Service, certs *cert.Service, insp *trace.Inspection, cfg config.Config, base string, out io.Writer) error {
 	exists, err := demo.Exists(ctx, svc)
 	if err != nil {
 		return err
@@ -186,7 +197,16 @@ func loadDemo(ctx context.Context, svc *trace.Service, certs *cert.Service, cfg 
 		if err != nil {
 			return err
 		}
-		slog.Info("demo loaded", "events", res.Events, "certificates", cs.Issued, "took", time.Since(start).Round(time.Millisecond))
+		cc, err := demo.ColdChain(ctx, svc, res.ExampleLot, cs.Units)
+		if err != nil {
+			return err
+		}
+		sa, err := demo.Sample(ctx, svc, insp, 0)
+		if err != nil {
+			return err
+		}
+		slog.Info("demo loaded", "events", res.Events, "certificates", cs.Issued, "readings", cc.Readings, "orders", cc.Orders,
+			"samples", sa.Records, "took", time.Since(start).Round(time.Millisecond))
 	}
 	token, _, err := svc.Login(ctx, "xunwu", demo.Password, "demo")
 	if err != nil {
@@ -212,8 +232,8 @@ func loadDemo(ctx context.Context, svc *trace.Service, certs *cert.Service, cfg 
 	}
 	fmt.Fprintf(out, `
 赣品溯源 Ganpin — demo
-  console:  %s/console/   (accounts xunwu, anyuan, xinfeng (+ -clerk), coldchain, inspector, admin;
-                           password %s)
+  console:  %s/console/   (producers xunwu, anyuan, xinfeng (+ -clerk), password %s;
+            inspectors log in as inspector and land on /console/inspect/)
   scan:     %s
   a box:    %s
   print:    go run ./cmd/ganpin certificate print %s --serial %s --layout a6 --out cert.pdf
