@@ -26,7 +26,9 @@ import (
 	"github.com/ganpin/ganpin/internal/ledger/fabric"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/store"
+	"github.com/ganpin/ganpin/internal/telemetry"
 	"github.com/ganpin/ganpin/internal/tlog"
+	"github.com/ganpin/ganpin/internal/webhook"
 	"github.com/ganpin/ganpin/trace"
 	"github.com/ganpin/ganpin/web"
 )
@@ -59,6 +61,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}})
 	if err != nil {
 		return err
+	}
+
+	// Recall webhooks: signed, retried deliveries from an outbox.
+	whKey, err := webhook.LoadKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	hooks := webhook.New(webhook.Config{DB: db, Key: whKey})
+	if err := hooks.Publish(ctx); err != nil {
+		return err
+	}
+	hookCtx, stopHooks := context.WithCancel(context.Background())
+	hooked := make(chan struct{})
+	go func() { defer close(hooked); hooks.Run(hookCtx) }()
+	defer func() { stopHooks(); <-hooked }()
+	// Cold-chain loggers over MQTT.
+	if m := cfg.MQTT; m.URL != "" {
+		sub, err := telemetry.New(telemetry.Config{BrokerURL: m.URL, ClientID: m.ClientID, Username: m.Username, Password: m.Password, Conns: m.Conns, Service: svc})
+		if err != nil {
+			return err
+		}
+		subCtx, stopSub := context.WithCancel(context.Background())
+		subscribed := make(chan struct{})
+		go func() { defer close(subscribed); sub.Run(subCtx) }()
+		defer func() { stopSub(); <-subscribed }()
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -233,7 +260,8 @@ func loadDemo(ctx context.Context, svc *trace.Service, certs *cert.Service, insp
 	fmt.Fprintf(out, `
 赣品溯源 Ganpin — demo
   console:  %s/console/   (producers xunwu, anyuan, xinfeng (+ -clerk), password %s;
-            inspectors log in as inspector and land on /console/inspect/)
+            inspectors log in as inspector and land on /console/inspect/;
+            the 赣南优品 platform's API account is youpin, the cold-chain operator's coldchain)
   scan:     %s
   a box:    %s
   print:    go run ./cmd/ganpin certificate print %s --serial %s --layout a6 --out cert.pdf

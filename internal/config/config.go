@@ -25,6 +25,13 @@ type Config struct {
 	AnchorEvery time.Duration // how often a checkpoint is anchored on the ledger
 	Fabric      Fabric        // a Fabric network to anchor on; the embedded ledger when Peer is empty
 	BaseURL     string        // public base URL of QR codes and links, e.g. https://trace.example.cn
+	MQTT        MQTT          // the broker cold-chain loggers publish to; none when URL is empty
+}
+
+// MQTT locates the telemetry broker and Ganpin's login there.
+type MQTT struct {
+	URL, Username, Password, ClientID string
+	Conns                             int
 }
 
 // PublicURL returns the public base URL: BaseURL, or listen when it is unset.
@@ -53,6 +60,10 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	env("GANPIN_DATA", &c.DataDir)
 	env("GANPIN_DATABASE_URL", &c.DatabaseURL)
 	env("GANPIN_BASE_URL", &c.BaseURL)
+	env("GANPIN_MQTT_URL", &c.MQTT.URL)
+	env("GANPIN_MQTT_USERNAME", &c.MQTT.Username)
+	env("GANPIN_MQTT_PASSWORD", &c.MQTT.Password) // from the environment only: not on a command line
+	env("GANPIN_MQTT_CLIENT_ID", &c.MQTT.ClientID)
 	c.Fabric = Fabric{Channel: "ganpin", Chaincode: "ganpin"}
 	for key, dst := range map[string]*string{"PEER": &c.Fabric.Peer, "TLS_CA": &c.Fabric.TLSCA, "SERVER_NAME": &c.Fabric.ServerName,
 		"MSP": &c.Fabric.MSP, "CERT": &c.Fabric.Cert, "KEY": &c.Fabric.Key, "CHANNEL": &c.Fabric.Channel, "CHAINCODE": &c.Fabric.Chaincode} {
@@ -66,6 +77,10 @@ func Load(name string, args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (GANPIN_DATA)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://… URL; empty for SQLite under the data directory (GANPIN_DATABASE_URL)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public base URL of QR codes and links; the listen address when empty (GANPIN_BASE_URL)")
+	fs.StringVar(&c.MQTT.URL, "mqtt-url", c.MQTT.URL, "MQTT broker of the cold-chain loggers, e.g. mqtt://127.0.0.1:1883; none when empty (GANPIN_MQTT_URL)")
+	fs.StringVar(&c.MQTT.Username, "mqtt-username", c.MQTT.Username, "MQTT username (GANPIN_MQTT_USERNAME; the password from GANPIN_MQTT_PASSWORD)")
+	fs.StringVar(&c.MQTT.ClientID, "mqtt-client-id", c.MQTT.ClientID, "MQTT client ID; ganpin-{hostname} when empty (GANPIN_MQTT_CLIENT_ID)")
+	fs.IntVar(&c.MQTT.Conns, "mqtt-conns", 4, "MQTT connections sharing the subscription")
 	fs.BoolVar(&c.Demo, "demo", false, "load the demo supply chain and print example links")
 	fs.StringVar(&level, "log-level", level, "debug, info, warn or error (GANPIN_LOG_LEVEL)")
 	fs.StringVar(&c.LogOrigin, "log-origin", c.LogOrigin, "the tamper-evident log's name; fixed once the node key exists")
