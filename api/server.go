@@ -15,6 +15,7 @@ import (
 
 	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/internal/anchor"
+	"github.com/ganpin/ganpin/internal/epcis"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -41,6 +42,8 @@ type Config struct {
 	Pages http.Handler
 	// Inspection serves the market regulator's sampling and recall; nil turns it off.
 	Inspection *trace.Inspection
+	// EPCIS serves the EPCIS 2.0 capture and query interface; nil turns it off.
+	EPCIS *epcis.Service
 }
 
 // Server serves the API.
@@ -54,6 +57,7 @@ type Server struct {
 	keys    *cert.Keys
 	base    string
 	insp    *trace.Inspection
+	epcis   *epcis.Service
 }
 
 // New returns the API handler.
@@ -64,7 +68,7 @@ func New(cfg Config) http.Handler {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	s := &Server{svc: cfg.Service, ready: cfg.Ready, metrics: newMetrics(reg), receipt: cfg.Receipt, status: cfg.Status,
-		certs: cfg.Certs, keys: cfg.Keys, base: cfg.Base, insp: cfg.Inspection}
+		certs: cfg.Certs, keys: cfg.Keys, base: cfg.Base, insp: cfg.Inspection, epcis: cfg.EPCIS}
 
 	r := chi.NewRouter()
 	// Middleware, outermost first:
@@ -176,8 +180,29 @@ func New(cfg Config) http.Handler {
 			r.Get("/sampling/{id}/recall", handle(s.samplingRecall))
 			r.Post("/sampling/{id}/recall", handle(s.enforceRecall))
 		})
+		// EPCIS 2.0 (docs/epcis.md): a lot's history as an EPCISDocument.
+		if s.epcis != nil {
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				r.Get("/lots/{id}/epcis", handle(s.lotEPCIS))
+			})
+		}
 		r.NotFound(notFound) // API paths never fall through to the pages
 	})
+	// EPCIS 2.0 capture and query interface after GS1's REST bindings (docs/epcis.md).
+	if s.epcis != nil {
+		r.Route("/epcis", func(r chi.Router) {
+			r.Options("/capture", s.epcisOptions("OPTIONS, POST"))
+			r.Options("/events", s.epcisOptions("OPTIONS, GET"))
+			r.Group(func(r chi.Router) {
+				r.Use(s.authenticate)
+				r.Post("/capture", epcisHandle("epcisException:ValidationException", s.epcisCapture))
+				r.Get("/capture/{id}", epcisHandle("epcisException:ValidationException", s.epcisJob))
+				r.Get("/events", epcisHandle("epcisException:QueryParameterException", s.epcisEvents))
+				r.Get("/events/{eventID}", epcisHandle("epcisException:QueryParameterException", s.epcisEvent))
+			})
+		})
+	}
 	return r
 }
 
