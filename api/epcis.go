@@ -44,12 +44,15 @@ func epcisHandle(badRequest string, h func(http.ResponseWriter, *http.Request) e
 				e = internalError
 			}
 			status := statusOf(e)
-			if e.Code == "unsupported_media_type" {
+			switch {
+			case e.Code == "unsupported_media_type":
 				status = http.StatusUnsupportedMediaType
+			case status == http.StatusUnprocessableEntity:
+				status = http.StatusBadRequest // GS1 answers every invalid parameter with 400
 			}
 			p := problem{Title: http.StatusText(status), Status: status, Detail: e.ZH, DetailZH: e.ZH, DetailEN: e.EN,
 				Code: e.Code, Field: e.Field, Instance: r.URL.Path}
-			p.Type = map[int]string{http.StatusBadRequest: badRequest, http.StatusUnprocessableEntity: badRequest,
+			p.Type = map[int]string{http.StatusBadRequest: badRequest,
 				http.StatusUnauthorized: "epcisException:SecurityException", http.StatusForbidden: "epcisException:SecurityException",
 				http.StatusNotFound: "epcisException:NoSuchResourceException", http.StatusRequestEntityTooLarge: "epcisException:CaptureLimitExceededException",
 				http.StatusUnsupportedMediaType: "epcisException:ValidationException"}[status]

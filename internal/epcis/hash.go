@@ -407,6 +407,10 @@ func (h hasher) scalar(v any) string {
 		return string(x)
 	case float64:
 		return number(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
 	case bool:
 		return strconv.FormatBool(x)
 	}
