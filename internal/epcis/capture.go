@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ganpin/ganpin/trace"
@@ -98,13 +100,13 @@ var documentFields = map[string]bool{"@context": true, "id": true, "type": true,
 	"instanceIdentifier": true, "sender": true, "receiver": true, "epcisHeader": true, "epcisBody": true}
 
 // Events reads an EPCIS 2.0 document: it returns the prefixes of its context and
-// its events, or the problems that make it no document.
-func Events(doc []byte) (Namespaces, []any, []Problem) {
+// its events, still encoded, or the problems that make it no document.
+func Events(doc []byte) (Namespaces, []json.RawMessage, []Problem) {
 	d := json.NewDecoder(bytes.NewReader(doc))
 	d.UseNumber()
-	var m map[string]any
+	var m map[string]json.RawMessage
 	if err := d.Decode(&m); err != nil {
-		return nil, nil, []Problem{problem(-1, "", "malformed_json", "文档不是有效的JSON：%v", "the document is not valid JSON: %v", err)}
+		return nil, nil, []Problem{problem(-1, "", "malformed_json", "文档不是有效的JSON对象：%v", "the document is not a valid JSON object: %v", err)}
 	}
 	if d.More() {
 		return nil, nil, []Problem{problem(-1, "", "malformed_json", "JSON之后有多余内容", "unexpected data after the JSON document")}
@@ -113,8 +115,18 @@ func Events(doc []byte) (Namespaces, []any, []Problem) {
 	bad := func(field, code, zh, en string, args ...any) {
 		ps = append(ps, problem(-1, field, code, zh, en, args...))
 	}
+	field := func(k string) any {
+		var v any
+		if raw, ok := m[k]; ok {
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			d.Decode(&v) // the document decoded, so its parts do
+		}
+		return v
+	}
+	ctx := field("@context")
 	hasGS1 := false
-	for _, c := range list(m["@context"]) {
+	for _, c := range list(ctx) {
 		if s, ok := c.(string); ok && gs1Contexts[s] {
 			hasGS1 = true
 		}
@@ -122,32 +134,40 @@ func Events(doc []byte) (Namespaces, []any, []Problem) {
 	if !hasGS1 {
 		bad("@context", "missing_context", "@context必须包含GS1 EPCIS 2.0上下文 %s", "@context must name the GS1 EPCIS 2.0 context %s", Context)
 	}
-	ns := ContextNamespaces(m["@context"])
+	ns := ContextNamespaces(ctx)
 	for k := range m {
 		if !documentFields[k] && !isIRI(k, ns) {
 			bad(k, "unknown_field", "未知的文档字段：%s", "unknown document field %s", k)
 		}
 	}
-	if v, _ := m["schemaVersion"].(string); !versionPattern.MatchString(v) {
+	if v, _ := field("schemaVersion").(string); !versionPattern.MatchString(v) {
 		bad("schemaVersion", "unsupported_version", "schemaVersion应为2.0", "schemaVersion must be 2.0")
 	}
-	if v, _ := m["creationDate"].(string); !validTime(v) {
+	if v, _ := field("creationDate").(string); !validTime(v) {
 		bad("creationDate", "invalid_time", "creationDate应为带时区的RFC 3339时间", "creationDate must be an RFC 3339 time with an offset")
 	}
-	body, _ := m["epcisBody"].(map[string]any)
-	var events any
-	switch m["type"] {
+	// The body: its event list, left encoded so that events decode in parallel.
+	var body struct {
+		EventList    []json.RawMessage `json:"eventList"`
+		QueryResults struct {
+			ResultsBody struct {
+				EventList []json.RawMessage `json:"eventList"`
+			} `json:"resultsBody"`
+		} `json:"queryResults"`
+	}
+	if err := json.Unmarshal(m["epcisBody"], &body); err != nil && m["epcisBody"] != nil {
+		bad("epcisBody", "invalid_body", "epcisBody格式错误：%v", "epcisBody is malformed: %v", err)
+	}
+	var evs []json.RawMessage
+	switch field("type") {
 	case "EPCISDocument":
-		events = body["eventList"]
+		evs = body.EventList
 	case "EPCISQueryDocument":
-		qr, _ := body["queryResults"].(map[string]any)
-		rb, _ := qr["resultsBody"].(map[string]any)
-		events = rb["eventList"]
+		evs = body.QueryResults.ResultsBody.EventList
 	default:
 		bad("type", "unknown_type", "type应为EPCISDocument或EPCISQueryDocument", "type must be EPCISDocument or EPCISQueryDocument")
 	}
-	evs, ok := events.([]any)
-	if !ok && m["type"] != nil && len(ps) == 0 {
+	if evs == nil && len(ps) == 0 {
 		bad("epcisBody", "missing_events", "epcisBody缺少事件列表eventList", "epcisBody has no eventList")
 	}
 	if len(evs) > MaxEvents {
@@ -157,6 +177,22 @@ func Events(doc []byte) (Namespaces, []any, []Problem) {
 		return nil, nil, ps
 	}
 	return ns, evs, nil
+}
+
+// parallel runs fn(i) for i in [0, n) on every core.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // isIRI reports whether an extension field's name is an IRI or a CURIE of a known prefix.
@@ -196,7 +232,8 @@ type event struct {
 	certs   []string
 	decl    *declaration
 	skip    bool   // an error declaration of a stored event: nothing to capture
-	hash    string // its event hash ID, as sent
+	pre     string // its canonical pre-hash string, as sent
+	hash    string // its event hash ID
 	errs    []Problem
 
 	storedID  int64 // skip: the stored event it declares erroneous
@@ -562,12 +599,18 @@ func (c *Converter) Convert(ctx context.Context, doc []byte) (*Batch, []Problem,
 		return nil, ps, nil
 	}
 	evs := make([]*event, len(raws))
-	for i, r := range raws {
-		evs[i] = c.read(i, r, ns)
-		if evs[i].raw != nil {
-			evs[i].hash = hashID(sha256Of(PreHash(evs[i].raw, ns)))
+	parallel(len(raws), func(i int) {
+		d := json.NewDecoder(bytes.NewReader(raws[i]))
+		d.UseNumber()
+		var v any
+		d.Decode(&v)
+		e := c.read(i, v, ns)
+		if e.raw != nil {
+			e.pre = PreHash(e.raw, ns)
+			e.hash = hashID(sha256Of(e.pre))
 		}
-	}
+		evs[i] = e
+	})
 	res, err := c.resolve(ctx, evs)
 	if err != nil {
 		return nil, nil, err
@@ -615,6 +658,7 @@ func (c *Converter) resolve(ctx context.Context, evs []*event) (*resolved, error
 	}
 	var ids []string
 	var keys []LotKey
+	created := map[lotKey]bool{} // lots the document creates are looked up only if named before
 	for _, e := range evs {
 		if err := site(e.site); err != nil {
 			return nil, err
@@ -637,8 +681,11 @@ func (c *Converter) resolve(ctx context.Context, evs []*event) (*resolved, error
 				}
 				res.products[pk] = p
 			}
-			if p := res.products[pk]; p != nil && l.role != trace.RoleOutput {
+			if p := res.products[pk]; p != nil && l.role != trace.RoleOutput && !created[l.key] {
 				keys = append(keys, LotKey{p.ID, l.key.code})
+			}
+			if l.role == trace.RoleOutput {
+				created[l.key] = true
 			}
 		}
 		if e.raw != nil {
@@ -726,18 +773,18 @@ func (c *Converter) build(evs []*event, res *resolved, ns Namespaces) *Batch {
 		}
 	}
 	// Fidelity: what Ganpin would write must hash as what was sent.
-	for i, ev := range events {
+	parallel(len(events), func(i int) {
 		e := evs[b.Index[i]]
-		out, err := c.Mapper.Event(ev, refs, e.certs)
+		out, err := c.Mapper.Event(events[i], refs, e.certs)
 		if err != nil {
 			e.fail("", "unmapped", "无法转换该事件：%v", "cannot map the event: %v", err)
-			continue
+			return
 		}
-		if got, want := PreHash(out, ganpinNamespaces), PreHash(e.raw, ns); got != want {
+		if got := PreHash(out, ganpinNamespaces); got != e.pre {
 			e.fail("", "not_kept_as_sent", "Ganpin无法原样保存该事件（规范化形式不同，自第%d个字符起）",
-				"Ganpin cannot keep this event as sent: its canonical form would differ from character %d on", firstDiff(got, want))
+				"Ganpin cannot keep this event as sent: its canonical form would differ from character %d on", firstDiff(got, e.pre))
 		}
-	}
+	})
 	return b
 }
 

@@ -61,7 +61,9 @@ func newWorld(t *testing.T, in *instance) *world {
 	return w
 }
 
-func at(days int) string { return time.Now().In(cst).AddDate(0, 0, days).Truncate(time.Minute).Format(time.RFC3339) }
+func at(days int) string {
+	return time.Now().In(cst).AddDate(0, 0, days).Truncate(time.Minute).Format(time.RFC3339)
+}
 
 // chain records, through trace, a harvest, a failed self test corrected by a passed
 // one, packing into boxes and storing; it returns the box lot.

@@ -30,14 +30,21 @@ func canonicalDL(uri string) string {
 	if strings.HasPrefix(uri, "urn:epc:") {
 		return epcURN(uri)
 	}
-	if !strings.HasPrefix(uri, "https://") && !strings.HasPrefix(uri, "http://") {
+	rest, ok := strings.CutPrefix(uri, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(uri, "http://"); !ok {
+			return ""
+		}
+	}
+	slash := strings.IndexByte(rest, '/')
+	if slash <= 0 {
 		return ""
 	}
-	u, err := url.Parse(uri)
-	if err != nil || u.Host == "" {
-		return ""
+	path := rest[slash:]
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
 	}
-	segs := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	segs := strings.Split(strings.Trim(path, "/"), "/")
 	for i, s := range segs {
 		if ai, ok := dlShortNames[s]; ok {
 			segs[i] = ai

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -420,7 +419,39 @@ func (h hasher) scalar(v any) string {
 var cbvURNs = strings.NewReplacer("urn:epcglobal:cbv:bizstep:", cbvNS+"BizStep-", "urn:epcglobal:cbv:disp:", cbvNS+"Disp-",
 	"urn:epcglobal:cbv:btt:", cbvNS+"BTT-", "urn:epcglobal:cbv:sdt:", cbvNS+"SDT-", "urn:epcglobal:cbv:er:", cbvNS+"ER-")
 
-var numeric = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
+// isNumeric reports whether s is a decimal number: [+-]digits[.digits][e[+-]digits].
+func isNumeric(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	n := digits()
+	if i < len(s) && s[i] == '.' {
+		i++
+		n += digits()
+	}
+	if n == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
 
 func (h hasher) text(s string) string {
 	s = strings.TrimSpace(s)
@@ -429,8 +460,10 @@ func (h hasher) text(s string) string {
 			s = iri + local
 		}
 	}
-	s = cbvURNs.Replace(s)
-	if numeric.MatchString(s) {
+	if strings.HasPrefix(s, "urn:epcglobal:cbv:") {
+		s = cbvURNs.Replace(s)
+	}
+	if isNumeric(s) {
 		// The reference implementation reads every numeric text as a number, as XML
 		// carries no types.
 		if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) {

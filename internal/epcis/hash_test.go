@@ -111,3 +111,12 @@ func TestCanonicalForms(t *testing.T) {
 		}
 	}
 }
+
+func TestIsNumeric(t *testing.T) {
+	for s, want := range map[string]bool{"12": true, "-0.5": true, "+3.": true, ".25": true, "1e5": true, "2.5E-3": true,
+		"": false, ".": false, "1e": false, "0797-8000000": false, "2026-11-20T08:30:00Z": false, "1.2.3": false, "A1": false} {
+		if got := isNumeric(s); got != want {
+			t.Errorf("isNumeric(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

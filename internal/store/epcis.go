@@ -303,6 +303,35 @@ func insertRecords(ctx context.Context, c sqldb.Conn, rs []epcis.Record, job int
 	if replace {
 		conflict = ` ON CONFLICT (event_id) DO UPDATE SET hash = excluded.hash, eid = excluded.eid, cert_info = excluded.cert_info, job_id = excluded.job_id`
 	}
+	if c.Dialect() == sqldb.Postgres && len(rs) > 0 {
+		// One statement of arrays, whatever the count.
+		ids, hashes := make([]int64, len(rs)), make([][]byte, len(rs))
+		eids, certs, jobs := make([]*string, len(rs)), make([]*string, len(rs)), make([]*int64, len(rs))
+		for i, r := range rs {
+			sum, ok := epcis.ParseHashID(r.Hash)
+			if !ok {
+				return errors.New("store: bad event hash ID " + strconv.Quote(r.Hash))
+			}
+			ids[i], hashes[i] = r.Event, sum[:]
+			if r.EventID != "" {
+				eids[i] = &r.EventID
+			}
+			if len(r.CertInfo) > 0 {
+				j, err := json.Marshal(r.CertInfo)
+				if err != nil {
+					return err
+				}
+				s := string(j)
+				certs[i] = &s
+			}
+			if job != 0 {
+				jobs[i] = &job
+			}
+		}
+		_, err := c.Exec(ctx, `INSERT INTO epcis_events (event_id, hash, eid, cert_info, job_id)
+			SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::bigint[])`+conflict, ids, hashes, eids, certs, jobs)
+		return err
+	}
 	for len(rs) > 0 {
 		n := min(len(rs), 500)
 		var b strings.Builder
