@@ -266,6 +266,13 @@ func TestOrdersOverHTTP(t *testing.T) {
 		if r.status != 200 || len(j["orders"].([]any)) != 1 || len(j["legs"].([]any)) != 1 || strings.Contains(string(r.body), "A-1") {
 			t.Fatalf("journey: %d %s", r.status, r.body)
 		}
+		// And in the lot's trace, masked, for every party that may trace it.
+		r = e.do(http.MethodGet, fmt.Sprintf("/api/v1/lots/%d/trace", e.boxes), e.coop, nil)
+		var tr struct{ Orders []map[string]any }
+		json.Unmarshal(r.body, &tr)
+		if r.status != 200 || len(tr.Orders) != 1 || tr.Orders[0]["city"] != "上海市" || tr.Orders[0]["lot"] != float64(e.boxes) || strings.Contains(string(r.body), "A-1") {
+			t.Fatalf("trace: %d orders %v", r.status, tr.Orders)
+		}
 		r = e.do(http.MethodGet, "/api/v1/public/journey/"+e.serial+"/000007", "", nil)
 		pj := r.json(t)
 		o := pj["orders"].([]any)

@@ -256,7 +256,11 @@ func (s *Server) traceLot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, viewGraph(g))
+	orders, err := s.svc.TraceOrders(r.Context(), g)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, viewGraph(g, orders))
 }
 
 func (s *Server) captureOne(w http.ResponseWriter, r *http.Request) error {

@@ -169,17 +169,21 @@ func refEvent(e *trace.Event) eventRef {
 }
 
 type graphView struct {
-	Root   int64        `json:"root"`
-	Lots   []lotView    `json:"lots"`
-	Sites  []siteView   `json:"sites"`
-	Edges  []trace.Edge `json:"edges"`
-	Events []eventView  `json:"events"`
+	Root   int64            `json:"root"`
+	Lots   []lotView        `json:"lots"`
+	Sites  []siteView       `json:"sites"`
+	Edges  []trace.Edge     `json:"edges"`
+	Events []eventView      `json:"events"`
+	Orders []trace.LotOrder `json:"orders"` // masked: date and destination city only
 }
 
-func viewGraph(g *trace.Graph) graphView {
-	v := graphView{Root: g.Root, Lots: mapSlice(g.Lots, viewLot), Sites: mapSlice(g.Sites, viewSite), Edges: g.Edges, Events: mapSlice(g.Events, viewEvent)}
+func viewGraph(g *trace.Graph, orders []trace.LotOrder) graphView {
+	v := graphView{Root: g.Root, Lots: mapSlice(g.Lots, viewLot), Sites: mapSlice(g.Sites, viewSite), Edges: g.Edges, Events: mapSlice(g.Events, viewEvent), Orders: orders}
 	if v.Edges == nil {
 		v.Edges = []trace.Edge{}
+	}
+	if v.Orders == nil {
+		v.Orders = []trace.LotOrder{}
 	}
 	return v
 }

@@ -490,6 +490,32 @@ func maskedOrders(ctx context.Context, cs ColdChainStore, f OrderFilter) ([]Mask
 	return out, nil
 }
 
+// LotOrder is a masked order of one lot of a trace.
+type LotOrder struct {
+	Lot int64 `json:"lot"`
+	MaskedOrder
+}
+
+// TraceOrders returns the masked orders of a trace's lots (of its first 100 lots, the
+// newest 20 orders each); none where the store keeps no orders.
+func (s *Service) TraceOrders(ctx context.Context, g *Graph) ([]LotOrder, error) {
+	cs, err := s.cold()
+	if err != nil {
+		return nil, nil
+	}
+	var out []LotOrder
+	for _, l := range g.Lots[:min(len(g.Lots), 100)] {
+		os, err := maskedOrders(ctx, cs, OrderFilter{LotID: l.ID})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range os {
+			out = append(out, LotOrder{l.ID, o})
+		}
+	}
+	return out, nil
+}
+
 // Journey is a lot's way from the orchard to its orders: its custody legs and
 // those of the lots it was made from, with their verdicts, and its orders, masked
 // unless the reader is the platform that linked them or an inspector.
