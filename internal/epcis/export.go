@@ -1,6 +1,7 @@
 package epcis
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -194,7 +195,7 @@ func (m *Mapper) Event(e *trace.Event, r *Refs, certs []string) (map[string]any,
 		}
 		ev["bizStep"] = "shipping"
 		delete(ev, "bizLocation") // in transit: at no business location
-		ev["destinationList"] = []any{map[string]any{"type": "location", "destination": m.SiteURI(to)}}
+		ev["destinationList"] = []any{typedRef{kind: "destination", typ: "location", id: m.SiteURI(to)}}
 		if ev["quantityList"], err = quantities(trace.RoleObject, false); err != nil {
 			return nil, err
 		}
@@ -210,6 +211,17 @@ func (m *Mapper) Event(e *trace.Event, r *Refs, certs []string) (map[string]any,
 		return nil, fmt.Errorf("epcis: event %d: unknown type %q", e.ID, sp.Type)
 	}
 	return ev, nil
+}
+
+// typedRef is a bizTransaction, source or destination, written with its type first
+// as GS1's examples are, for hash tools that follow the JSON's key order.
+type typedRef struct{ kind, typ, id string }
+
+func (t typedRef) MarshalJSON() ([]byte, error) {
+	typ, _ := json.Marshal(t.typ)
+	kind, _ := json.Marshal(t.kind)
+	id, _ := json.Marshal(t.id)
+	return []byte(`{"type":` + string(typ) + `,` + string(kind) + `:` + string(id) + `}`), nil
 }
 
 // quantity returns a lot's quantity element, with its quantity when qty is set.

@@ -238,14 +238,15 @@ func (h hasher) prop(p prop, v any) string {
 		}
 	case kTyped:
 		return h.children(p.name, v, func(x any) string {
-			// The type follows the identifier (rule 13), whatever the JSON's key order.
-			m, _ := x.(map[string]any)
+			// The type, then the identifier, whatever the JSON's key order: as GS1's
+			// examples write them and the reference implementation's vectors hash them.
+			m := object(x)
 			s := ""
-			if id := h.scalar(m[p.child]); id != "" {
-				s = p.child + "=" + id
-			}
 			if t := h.vocab(*p.vocab, m["type"]); t != "" {
-				s += "type=" + t
+				s = "type=" + t
+			}
+			if id := h.scalar(m[p.child]); id != "" {
+				s += p.child + "=" + id
 			}
 			return s
 		})
@@ -526,6 +527,17 @@ func fraction(s string) string {
 		j++
 	}
 	return s[i+1 : j]
+}
+
+// object returns v as an object: a decoded one, or a typed reference Ganpin writes.
+func object(v any) map[string]any {
+	switch x := v.(type) {
+	case map[string]any:
+		return x
+	case typedRef:
+		return map[string]any{"type": x.typ, x.kind: x.id}
+	}
+	return nil
 }
 
 // list returns v as a list: itself when it is one, else a list of v.
