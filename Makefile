@@ -28,7 +28,7 @@ bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 3s ./...
 
 # A short run of every fuzz target.
-FUZZ_PKGS = ./trace ./api ./internal/anchor ./internal/telemetry
+FUZZ_PKGS = ./trace ./api ./internal/anchor ./internal/telemetry ./internal/epcis
 fuzz:
 	@for p in $(FUZZ_PKGS); do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20s $$p || exit 1; done; done
