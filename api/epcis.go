@@ -73,7 +73,8 @@ func epcisHandle(badRequest string, h func(http.ResponseWriter, *http.Request) e
 	}
 }
 
-func (s *Server) epcisOptions(allow string) http.HandlerFunc {
+// epcisOptions answers discovery: the methods a resource takes, with the EPCIS headers.
+func epcisOptions(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		epcisHeaders(w)
 		w.Header().Set("Allow", allow)

@@ -159,6 +159,17 @@ func TestEPCISOverHTTP(t *testing.T) {
 			t.Fatalf("unsupported parameter: %d %s", r.status, r.body)
 		}
 
+		// A unit-level Digital Link, as printed on a box, matches the events of its lot;
+		// a lot's class is no instance EPC.
+		unit := url.QueryEscape("https://t.example.cn/01/" + fruit.GTIN + "/10/L3/21/000007")
+		r = e.do("GET", "/epcis/events?MATCH_epc="+unit, coop, nil)
+		if r.status != http.StatusOK || bytes.Count(r.body, []byte(`"commissioning"`)) != 1 || !bytes.Contains(r.body, []byte("/10/L3")) {
+			t.Fatalf("MATCH_epc by unit: %d %s", r.status, r.body)
+		}
+		if r := e.do("GET", "/epcis/events?MATCH_epc="+url.QueryEscape(epcis.LotClassURI(fruit.GTIN, "L3")), coop, nil); r.status != http.StatusBadRequest {
+			t.Fatalf("MATCH_epc by class: %d %s", r.status, r.body)
+		}
+
 		// One event by its hash ID, linked to its Ganpin record and receipt.
 		id := epcis.Hash(roundTripJSON(t, events[0]))
 		r = e.do("GET", "/epcis/events/"+url.PathEscape(id), coop, nil)

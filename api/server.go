@@ -192,8 +192,8 @@ func New(cfg Config) http.Handler {
 	// EPCIS 2.0 capture and query interface after GS1's REST bindings (docs/epcis.md).
 	if s.epcis != nil {
 		r.Route("/epcis", func(r chi.Router) {
-			r.Options("/capture", s.epcisOptions("OPTIONS, POST"))
-			r.Options("/events", s.epcisOptions("OPTIONS, GET"))
+			r.Options("/capture", epcisOptions("OPTIONS, POST"))
+			r.Options("/events", epcisOptions("OPTIONS, GET"))
 			r.Group(func(r chi.Router) {
 				r.Use(s.authenticate)
 				r.Post("/capture", epcisHandle("epcisException:ValidationException", s.epcisCapture))

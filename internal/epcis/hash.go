@@ -481,21 +481,17 @@ func (h hasher) text(s string) string {
 // without a fraction, others in the shortest form, with an exponent below 1e-4 or
 // from 1e16 on.
 func number(f float64) string {
+	if f == 0 {
+		return "0" // and not "-0"
+	}
 	if f == math.Trunc(f) {
-		return strconv.FormatFloat(math.Abs(f)*sign(f), 'f', 0, 64)
+		return strconv.FormatFloat(f, 'f', 0, 64)
 	}
 	e := math.Floor(math.Log10(math.Abs(f)))
 	if e < -4 || e >= 16 {
 		return strconv.FormatFloat(f, 'e', -1, 64)
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
-}
-
-func sign(f float64) float64 {
-	if f < 0 {
-		return -1
-	}
-	return 1
 }
 
 // time renders a timestamp in UTC with milliseconds, rounding the third decimal

@@ -67,10 +67,9 @@ const (
 	MaxPerPage     = 1000
 )
 
-// QueryError is a query parameter Ganpin cannot answer (QueryParameterException).
+// queryError reports a query parameter Ganpin cannot answer (a QueryParameterException).
 func queryError(param, zh, en string, args ...any) error {
-	e := trace.Invalid(param, "query_parameter", zh, en, args...)
-	return e
+	return trace.Invalid(param, "query_parameter", zh, en, args...)
 }
 
 // Page is a page of query results.
