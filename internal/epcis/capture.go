@@ -86,6 +86,9 @@ type Record struct {
 	Hash     string   `json:"hash"`  // its event hash ID
 	EventID  string   `json:"eventID,omitempty"`
 	CertInfo []string `json:"certificationInfo,omitempty"`
+	// Captured events keep their certificationInfo as sent; Ganpin's own name the
+	// certificates that covered their lots when they were recorded.
+	Captured bool `json:"-"`
 }
 
 var (

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/internal/epcis"
 	"github.com/ganpin/ganpin/internal/sqldb"
 	"github.com/ganpin/ganpin/internal/testdb"
@@ -105,6 +106,27 @@ func TestCorrectionsRoundTrip(t *testing.T) {
 		a := newInstance(t, db)
 		w := newWorld(t, a)
 		box := w.chain(t, a, "XW-R1")
+		// A 承诺达标合格证 covers the events recorded after it is issued, until it is revoked.
+		keys, err := cert.LoadKeys(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs := cert.NewService(cert.Config{Store: a.st, Keys: keys})
+		issued, err := certs.Issue(ctx, w.coop, cert.Request{Lot: box, Quantity: 99, Template: cert.Producer, Basis: cert.QualityControl, Contact: "0797-1234567"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.svc.Capture(ctx, w.coop, []trace.EventSpec{{Type: trace.Shipping, Time: at(0), Site: w.warehouse.ID,
+			Shipping: &trace.ShippingSpec{Lots: []int64{box}, To: w.packhouse.ID, Vehicle: "赣B12345"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := certs.Revoke(ctx, w.coop, issued.ID, "标签印错"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.svc.Capture(ctx, w.coop, []trace.EventSpec{{Type: trace.Receiving, Time: at(0), Site: w.packhouse.ID,
+			Receiving: &trace.ReceivingSpec{Lots: []int64{box}}}}); err != nil {
+			t.Fatal(err)
+		}
 		doc, err := a.epcis.LotDocument(ctx, w.coop, box)
 		if err != nil {
 			t.Fatal(err)
@@ -118,6 +140,13 @@ func TestCorrectionsRoundTrip(t *testing.T) {
 		}
 		if declared == nil || len(declared["correctiveEventIDs"].([]any)) != 1 {
 			t.Fatalf("no error declaration for the corrected self test: %v", events)
+		}
+		for _, e := range events {
+			ev := e.(map[string]any)
+			ci, has := ev["certificationInfo"].([]any)
+			if shipped := ev["bizStep"] == "shipping"; shipped != has || has && (len(ci) != 1 || ci[0] != base+"/c/"+issued.Serial) {
+				t.Fatalf("%s: certificationInfo %v; want the certificate on the shipping only", ev["bizStep"], ev["certificationInfo"])
+			}
 		}
 
 		b := newInstance(t, testdbLike(t, db))

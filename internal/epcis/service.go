@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/trace"
 )
 
@@ -22,6 +23,9 @@ type Store interface {
 	EventsByID(ctx context.Context, ids []int64) ([]trace.Event, error)
 	// Kept returns what captures kept beside events, by event.
 	Kept(ctx context.Context, eventIDs []int64) (map[int64]Record, error)
+	// Certified returns, by event, the serials of the certificates of the event's
+	// lots that were in the log before the event and not revoked then.
+	Certified(ctx context.Context, evs []trace.Event) (map[int64][]string, error)
 	// Corrections returns, for each corrected event among ids, the event correcting it.
 	Corrections(ctx context.Context, ids []int64) (map[int64]int64, error)
 	// QueryEvents returns the events f selects, in its order.
@@ -312,10 +316,20 @@ func (s *Service) export(ctx context.Context, evs []trace.Event, full bool) ([]e
 	if err != nil {
 		return nil, err
 	}
+	certified, err := s.store.Certified(ctx, all)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]exported, len(all))
 	for i := range all {
 		e := &all[i]
-		ev, err := s.mapper.Event(e, refs, kept[e.ID].CertInfo)
+		certs := kept[e.ID].CertInfo
+		if !kept[e.ID].Captured {
+			for _, serial := range certified[e.ID] {
+				certs = append(certs, (&cert.Certificate{Serial: serial}).ShortURL(s.mapper.Base, 0))
+			}
+		}
+		ev, err := s.mapper.Event(e, refs, certs)
 		if err != nil {
 			return nil, err
 		}

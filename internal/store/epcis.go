@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,7 +69,7 @@ func (s *Store) EventsByID(ctx context.Context, ids []int64) ([]trace.Event, err
 func (s *Store) Kept(ctx context.Context, ids []int64) (map[int64]epcis.Record, error) {
 	out := map[int64]epcis.Record{}
 	err := chunks(sortedIDs(ids), func(in string, args []any) error {
-		rs, err := s.db.Query(ctx, `SELECT event_id, hash, COALESCE(eid, ''), COALESCE(cert_info, '') FROM epcis_events WHERE event_id IN (`+in+`)`, args...)
+		rs, err := s.db.Query(ctx, `SELECT event_id, hash, COALESCE(eid, ''), COALESCE(cert_info, ''), job_id IS NOT NULL FROM epcis_events WHERE event_id IN (`+in+`)`, args...)
 		if err != nil {
 			return err
 		}
@@ -77,7 +78,7 @@ func (s *Store) Kept(ctx context.Context, ids []int64) (map[int64]epcis.Record, 
 			var r epcis.Record
 			var hash []byte
 			var certs string
-			if err := rs.Scan(&r.Event, &hash, &r.EventID, &certs); err != nil {
+			if err := rs.Scan(&r.Event, &hash, &r.EventID, &certs, &r.Captured); err != nil {
 				return err
 			}
 			r.Hash = "ni:///sha-256;" + hex.EncodeToString(hash) + "?ver=CBV2.0"
@@ -90,6 +91,75 @@ func (s *Store) Kept(ctx context.Context, ids []int64) (map[int64]epcis.Record, 
 		}
 		return rs.Err()
 	})
+	return out, err
+}
+
+// Certified returns, by event, the serials of the certificates of its lots whose
+// log leaves precede the event's, without a revocation before it: the commit order
+// the log records, so that the answer never changes.
+func (s *Store) Certified(ctx context.Context, evs []trace.Event) (map[int64][]string, error) {
+	var lots, ids []int64
+	for _, e := range evs {
+		ids = append(ids, e.ID)
+		for _, l := range e.Lots {
+			lots = append(lots, l.Lot)
+		}
+	}
+	type certLeaf struct {
+		serial        string
+		leaf, revoked int64
+	}
+	byLot := map[int64][]certLeaf{}
+	err := chunks(sortedIDs(lots), func(in string, args []any) error {
+		rs, err := s.db.Query(ctx, `SELECT c.lot_id, c.serial, lc.idx, COALESCE(lr.idx, -1) FROM certificates c
+			JOIN log_leaves lc ON lc.kind = 'certificate' AND lc.record_id = c.id
+			LEFT JOIN log_leaves lr ON lr.kind = 'revocation' AND lr.record_id = c.id
+			WHERE c.lot_id IN (`+in+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var lot int64
+			var c certLeaf
+			if err := rs.Scan(&lot, &c.serial, &c.leaf, &c.revoked); err != nil {
+				return err
+			}
+			byLot[lot] = append(byLot[lot], c)
+		}
+		return rs.Err()
+	})
+	if err != nil || len(byLot) == 0 {
+		return nil, err
+	}
+	leaves := map[int64]int64{}
+	err = chunks(sortedIDs(ids), func(in string, args []any) error {
+		rs, err := s.db.Query(ctx, `SELECT record_id, idx FROM log_leaves WHERE kind = 'event' AND record_id IN (`+in+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var id, idx int64
+			if err := rs.Scan(&id, &idx); err != nil {
+				return err
+			}
+			leaves[id] = idx
+		}
+		return rs.Err()
+	})
+	out := map[int64][]string{}
+	for _, e := range evs {
+		leaf, ok := leaves[e.ID]
+		for _, l := range e.Lots {
+			for _, c := range byLot[l.Lot] {
+				if ok && c.leaf < leaf && (c.revoked < 0 || c.revoked > leaf) && !slices.Contains(out[e.ID], c.serial) {
+					out[e.ID] = append(out[e.ID], c.serial)
+				}
+			}
+		}
+		slices.Sort(out[e.ID])
+	}
 	return out, err
 }
 
