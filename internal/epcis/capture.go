@@ -75,9 +75,21 @@ type LotKey struct {
 
 // Batch is a document converted to Ganpin events.
 type Batch struct {
-	Specs []trace.EventSpec
-	Index []int    // each spec's position in the document's eventList
-	Kept  []Record // what each event keeps beyond its spec
+	Specs       []trace.EventSpec
+	Index       []int    // each spec's position in the document's eventList
+	Kept        []Record // what each event keeps beyond its spec
+	Attachments []Attachment
+}
+
+// Attachment is an event Ganpin keeps as it was sent, because only the system that
+// made it can make it: a cold-chain leg's sensor report, sealed from readings the
+// sender holds. It is returned with the lots it names and never judged again.
+type Attachment struct {
+	Body    json.RawMessage `json:"body"` // without recordTime, which the keeper sets
+	Time    time.Time       `json:"time"`
+	Hash    string          `json:"hash"`
+	EventID string          `json:"eventID,omitempty"`
+	Lots    []int64         `json:"lots"` // -k: the k-th lot the document creates, until captured
 }
 
 // Record is what Ganpin keeps of a captured event beside the event itself.
@@ -235,6 +247,7 @@ type event struct {
 	certs   []string
 	decl    *declaration
 	skip    bool   // an error declaration of a stored event: nothing to capture
+	attach  bool   // a sensor report: kept as sent
 	pre     string // its canonical pre-hash string, as sent
 	hash    string // its event hash ID
 	errs    []Problem
@@ -310,6 +323,8 @@ func (c *Converter) read(i int, v any, ns Namespaces) *event {
 	step := h.vocab(bizSteps, raw["bizStep"])
 	gt, known := steps[step]
 	switch {
+	case typ == "ObjectEvent" && step == cbvNS+"BizStep-sensor_reporting":
+		e.attach = true // kept as sent: see Attachment
 	case typ != "ObjectEvent" && typ != "TransformationEvent":
 		e.fail("type", "unsupported_event_type", "Ganpin只记录ObjectEvent和TransformationEvent，不接受%q", "Ganpin records ObjectEvent and TransformationEvent, not %q", typ)
 	case raw["bizStep"] == nil:
@@ -341,7 +356,7 @@ func (c *Converter) read(i int, v any, ns Namespaces) *event {
 
 	// Fields Ganpin does not keep.
 	for k := range raw {
-		if readFields[k] || k == "ilmd" {
+		if readFields[k] || k == "ilmd" || e.attach {
 			continue
 		}
 		key := h.key(k)
@@ -369,6 +384,11 @@ func (c *Converter) read(i int, v any, ns Namespaces) *event {
 		e.fail("action", "invalid_action", "此类事件的action应为%s", "this event's action must be %s", wantAction)
 	}
 	e.readLots(c, h, gt)
+	if e.attach {
+		if l, _ := raw["sensorElementList"].([]any); len(l) == 0 {
+			e.fail("sensorElementList", "missing_sensor_elements", "传感器报告事件需要sensorElementList", "a sensor report needs a sensorElementList")
+		}
+	}
 	e.readILMD(h)
 	e.readExtensions(h, gt)
 	if gt == trace.Shipping {
@@ -738,6 +758,12 @@ func (c *Converter) build(evs []*event, res *resolved, ns Namespaces) *Batch {
 			e.fail("eventID", "already_captured", "该事件已经记录过", "this event was captured before")
 			continue
 		}
+		if e.attach {
+			if a := c.attachment(e, res, refs, made); a != nil {
+				b.Attachments = append(b.Attachments, *a)
+			}
+			continue
+		}
 		ev := c.event(e, res, refs, made)
 		if ev == nil {
 			continue
@@ -894,6 +920,47 @@ func (c *Converter) event(e *event, res *resolved, refs *Refs, made map[LotKey]i
 	ev.Spec = e.spec
 	ev.Disposition = Disposition(&e.spec)
 	return ev
+}
+
+// attachment checks a sensor report: at a site of the actor's, about lots the actor
+// has or the document creates.
+func (c *Converter) attachment(e *event, res *resolved, refs *Refs, made map[LotKey]int64) *Attachment {
+	site := res.sites[e.site]
+	switch {
+	case site == nil:
+		e.fail("readPoint/id", "unknown_site", "未知场所：%s", "unknown site %s", e.site)
+	case site.PartyID != c.Actor.PartyID:
+		e.fail("readPoint/id", "forbidden_site", "只能在本主体的场所记录事件", "events are recorded at your own party's sites")
+	}
+	a := &Attachment{Hash: e.hash}
+	if e.eventID != e.hash {
+		a.EventID = e.eventID
+	}
+	for _, l := range e.lots {
+		p := res.products[lotKey{gtin: l.key.gtin, product: l.key.product}]
+		if p == nil {
+			e.fail(l.field+"/epcClass", "unknown_product", "未知产品：%s", "unknown product in %s", l.uri)
+			continue
+		}
+		if lot := c.existing(e, l, LotKey{p.ID, l.key.code}, res, made, refs); lot != nil {
+			a.Lots = append(a.Lots, lot.ID)
+		}
+	}
+	a.Time, _ = time.Parse(time.RFC3339Nano, e.spec.Time)
+	body := make(map[string]any, len(e.raw))
+	for k, v := range e.raw {
+		if k != "recordTime" {
+			body[k] = v
+		}
+	}
+	var err error
+	if a.Body, err = json.Marshal(body); err != nil {
+		e.fail("", "invalid_event", "无法保存该事件：%v", "cannot keep the event: %v", err)
+	}
+	if len(e.errs) > 0 {
+		return nil
+	}
+	return a
 }
 
 // newLot reads a lot an event creates.

@@ -3,6 +3,8 @@ package epcis_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"net/url"
 	"reflect"
 	"testing"
@@ -26,6 +28,9 @@ func TestDemoLotRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := demo.ColdChain(ctx, a.svc, res.ExampleLot, ""); err != nil {
+			t.Fatal(err)
+		}
 		doc, err := a.epcis.LotDocument(ctx, admin, res.ExampleLot)
 		if err != nil {
 			t.Fatal(err)
@@ -36,10 +41,14 @@ func TestDemoLotRoundTrip(t *testing.T) {
 		for _, e := range events {
 			types[e.(map[string]any)["bizStep"].(string)] = true
 		}
-		for _, step := range []string{"ganpin:BizStep-treating", "commissioning", "inspecting", "packing", "shipping", "receiving", "storing"} {
+		for _, step := range []string{"ganpin:BizStep-treating", "commissioning", "inspecting", "packing", "shipping", "receiving", "storing", "sensor_reporting"} {
 			if !types[step] {
 				t.Errorf("the example lot's document has no %s event", step)
 			}
+		}
+		// The reefer to Shanghai stopped: its leg's sensor report raises the alarm.
+		if !strings.Contains(fmt.Sprint(events), "ALARM_CONDITION") {
+			t.Error("no sensor report of the example lot's legs has an alarm")
 		}
 
 		b := newInstance(t, testdbLike(t, db))

@@ -268,6 +268,62 @@ func (m *Mapper) ilmd(ev map[string]any, e *trace.Event, r *Refs) {
 	}
 }
 
+// SensorReport returns the EPCIS form of a sealed cold-chain leg summary: an
+// ObjectEvent sensor_reporting at the leg's end, about its lots, at the site it
+// started from, with the leg's temperature and humidity (minimum, maximum, mean;
+// an alarm as ALARM_CONDITION) and the devices' readings and digests; nil when
+// the leg had no readings. rawData links the leg's report on Ganpin's API.
+func (m *Mapper) SensorReport(ls *trace.LegSummary, r *Refs) (map[string]any, error) {
+	leg, v := &ls.Leg, &ls.Verdict
+	site := r.Sites[leg.Site]
+	if site == nil {
+		return nil, fmt.Errorf("epcis: leg %d: site %d not loaded", leg.ID, leg.Site)
+	}
+	var reports []any
+	stats := func(typ, uom string, st *trace.Stats, alarm bool) {
+		if st == nil {
+			return
+		}
+		rep := map[string]any{"type": typ, "minValue": st.Min, "maxValue": st.Max, "meanValue": st.Mean, "uom": uom}
+		if alarm {
+			rep["exception"] = "ALARM_CONDITION"
+		}
+		reports = append(reports, rep)
+	}
+	stats("Temperature", "CEL", v.Temp, v.Status == trace.LegAlarm)
+	stats("RelativeHumidity", "P1", v.Humidity, false)
+	if len(reports) == 0 {
+		return nil, nil
+	}
+	var lots []any
+	for _, id := range leg.Lots {
+		q, err := m.quantity(trace.EventLot{Lot: id, Role: trace.RoleObject}, r, false)
+		if err != nil {
+			return nil, fmt.Errorf("epcis: leg %d: %w", leg.ID, err)
+		}
+		lots = append(lots, q)
+	}
+	var sources []any
+	for _, src := range ls.Sources {
+		sources = append(sources, map[string]any{ext("device"): src.Device, ext("readings"): float64(src.Readings), ext("sha256"): src.SHA256})
+	}
+	ev := map[string]any{
+		"type": "ObjectEvent", "action": "OBSERVE", "bizStep": "sensor_reporting",
+		"eventTime": leg.To.Format(time.RFC3339Nano), "eventTimeZoneOffset": leg.To.Format("-07:00"),
+		"readPoint": map[string]any{"id": m.SiteURI(site)}, "quantityList": lots,
+		"sensorElementList": []any{map[string]any{
+			"sensorMetadata": map[string]any{"startTime": leg.From.Format(time.RFC3339Nano), "endTime": leg.To.Format(time.RFC3339Nano),
+				"rawData": strings.TrimRight(m.Base, "/") + "/api/v1/legs/" + strconv.FormatInt(leg.ID, 10)},
+			"sensorReport": reports}},
+		ext("leg"): string(leg.Kind), ext("legStatus"): string(v.Status), ext("profile"): ls.Profile.Name,
+		ext("readings"): float64(v.Readings), ext("summaryVersion"): float64(ls.Version),
+	}
+	if len(sources) > 0 {
+		ev[ext("source")] = sources
+	}
+	return ev, nil
+}
+
 // Hash returns the event hash ID of an event m wrote.
 func Hash(ev map[string]any) string { return HashID(ev, ganpinNamespaces) }
 

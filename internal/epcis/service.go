@@ -1,6 +1,7 @@
 package epcis
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -40,8 +41,14 @@ type Store interface {
 	Job(ctx context.Context, id int64) (*Job, error)
 	JobDocument(ctx context.Context, id int64) ([]byte, error)
 	PendingJobs(ctx context.Context) ([]int64, error)
-	// FinishJob records a job's outcome and, when it succeeded, what its events keep.
-	FinishJob(ctx context.Context, j *Job, kept []Record) error
+	// FinishJob records a job's outcome and, when it succeeded, what its events keep
+	// and its attachments.
+	FinishJob(ctx context.Context, j *Job, kept []Record, atts []Attachment) error
+	// Attachments returns the attachments naming lots, each once, with the time
+	// they were kept.
+	Attachments(ctx context.Context, lots []int64) ([]Attachment, []time.Time, error)
+	// LegSummaries returns a custody leg's sealed summaries, newest version first.
+	LegSummaries(ctx context.Context, legID int64) ([]trace.LegSummary, error)
 	Replay(ctx context.Context, principal, key string) (trace.Replay, bool, error)
 }
 
@@ -163,11 +170,11 @@ func (s *Service) run(ctx context.Context, id int64) error {
 	if r, ok, err := s.store.Replay(ctx, jobPrincipal, key); err != nil {
 		return err
 	} else if ok {
-		var kept []Record
-		if err := json.Unmarshal(r.Body, &kept); err != nil {
+		var done captured
+		if err := json.Unmarshal(r.Body, &done); err != nil {
 			return err
 		}
-		return s.finish(ctx, j, nil, kept)
+		return s.finish(ctx, j, nil, done.Kept, done.Attachments)
 	}
 	doc, err := s.store.JobDocument(ctx, id)
 	if err != nil {
@@ -179,34 +186,56 @@ func (s *Service) run(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	if ps != nil || len(b.Specs) == 0 {
-		return s.finish(ctx, j, ps, nil)
+	if ps != nil {
+		return s.finish(ctx, j, ps, nil, nil)
+	}
+	if len(b.Specs) == 0 {
+		return s.finish(ctx, j, nil, nil, b.Attachments)
 	}
 	sum := sha256.Sum256(doc)
 	claim := &trace.Idempotency{Principal: jobPrincipal, Key: key, RequestHash: sum[:], Render: func(v any) (int, []byte, error) {
 		evs := v.([]*trace.Event)
+		var made []int64
 		for i, e := range evs {
 			b.Kept[i].Event = e.ID
+			for _, l := range e.Lots {
+				if l.Role == trace.RoleOutput {
+					made = append(made, l.Lot)
+				}
+			}
 		}
-		body, err := json.Marshal(b.Kept)
+		for i := range b.Attachments {
+			for j, l := range b.Attachments[i].Lots {
+				if l < 0 {
+					b.Attachments[i].Lots[j] = made[-l-1]
+				}
+			}
+		}
+		body, err := json.Marshal(captured{Kept: b.Kept, Attachments: b.Attachments})
 		return 200, body, err
 	}}
 	_, err = s.trace.Capture(trace.WithIdempotency(ctx, claim), a, b.Specs)
 	var te *trace.Error
 	if errors.As(err, &te) {
-		return s.finish(ctx, j, []Problem{batchProblem(te, b)}, nil)
+		return s.finish(ctx, j, []Problem{batchProblem(te, b)}, nil, nil)
 	} else if err != nil {
 		return err
 	}
-	return s.finish(ctx, j, nil, b.Kept)
+	return s.finish(ctx, j, nil, b.Kept, b.Attachments)
 }
 
-func (s *Service) finish(ctx context.Context, j *Job, ps []Problem, kept []Record) error {
+// captured is what a job's idempotency record notes: enough to finish the job.
+type captured struct {
+	Kept        []Record     `json:"kept"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+func (s *Service) finish(ctx context.Context, j *Job, ps []Problem, kept []Record, atts []Attachment) error {
 	j.Finished, j.Success, j.Errors = s.now(), len(ps) == 0, ps
 	for _, k := range kept {
 		j.Events = append(j.Events, k.Event)
 	}
-	return s.store.FinishJob(ctx, j, kept)
+	return s.store.FinishJob(ctx, j, kept, atts)
 }
 
 var batchField = regexp.MustCompile(`^events\[(\d+)\]\.`)
@@ -362,28 +391,30 @@ func (s *Service) export(ctx context.Context, evs []trace.Event, full bool) ([]e
 
 // refs loads the sites, lots and products events name.
 func (s *Service) refs(ctx context.Context, evs []trace.Event) (*Refs, error) {
-	r := NewRefs()
-	var lots []int64
-	site := func(id int64) error {
-		if r.Sites[id] != nil {
-			return nil
-		}
-		st, err := s.store.Site(ctx, id)
-		r.Sites[id] = st
-		return err
-	}
+	var sites, lots []int64
 	for i := range evs {
 		e := &evs[i]
-		if err := site(e.Spec.Site); err != nil {
-			return nil, err
-		}
+		sites = append(sites, e.Spec.Site)
 		if e.Spec.Shipping != nil {
-			if err := site(e.Spec.Shipping.To); err != nil {
-				return nil, err
-			}
+			sites = append(sites, e.Spec.Shipping.To)
 		}
 		for _, l := range e.Lots {
 			lots = append(lots, l.Lot)
+		}
+	}
+	return s.load(ctx, sites, lots)
+}
+
+// load loads sites, lots and the lots' products.
+func (s *Service) load(ctx context.Context, sites, lots []int64) (*Refs, error) {
+	r := NewRefs()
+	for _, id := range sites {
+		if r.Sites[id] == nil {
+			st, err := s.store.Site(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			r.Sites[id] = st
 		}
 	}
 	slices.Sort(lots)
@@ -404,7 +435,9 @@ func (s *Service) refs(ctx context.Context, evs []trace.Event) (*Refs, error) {
 }
 
 // LotDocument returns the EPCISDocument of a lot's history: every event of its
-// trace backward and forward, as trace.Service.Trace authorises it.
+// trace backward and forward, as trace.Service.Trace authorises it, the sensor
+// reports of their sealed cold-chain legs and the attachments naming their lots,
+// in time order.
 func (s *Service) LotDocument(ctx context.Context, a trace.Actor, lotID int64) (map[string]any, error) {
 	g, err := s.trace.Trace(ctx, a, lotID, trace.Both)
 	if err != nil {
@@ -414,9 +447,87 @@ func (s *Service) LotDocument(ctx context.Context, a trace.Actor, lotID int64) (
 	if err != nil {
 		return nil, err
 	}
-	evs := make([]any, len(out))
+	var all []timed
 	for i, o := range out {
-		evs[i] = o.ev
+		all = append(all, timed{g.Events[i].Time, o.ev})
+	}
+	reports, err := s.sensorReports(ctx, g.Events)
+	if err != nil {
+		return nil, err
+	}
+	all = append(all, reports...)
+	var lots []int64
+	for _, l := range g.Lots {
+		lots = append(lots, l.ID)
+	}
+	atts, kept, err := s.store.Attachments(ctx, lots)
+	if err != nil {
+		return nil, err
+	}
+	for i, at := range atts {
+		var ev map[string]any
+		d := json.NewDecoder(bytes.NewReader(at.Body))
+		d.UseNumber()
+		if err := d.Decode(&ev); err != nil {
+			return nil, err
+		}
+		ev["eventID"], ev["recordTime"] = at.Hash, kept[i].UTC().Format("2006-01-02T15:04:05.000000Z")
+		if at.EventID != "" {
+			ev["eventID"] = at.EventID
+		}
+		all = append(all, timed{at.Time, ev})
+	}
+	slices.SortStableFunc(all, func(x, y timed) int { return x.t.Compare(y.t) })
+	evs := make([]any, len(all))
+	for i, x := range all {
+		evs[i] = x.ev
 	}
 	return Document(evs, s.now()), nil
+}
+
+// timed is an exported event with its time, for merging.
+type timed struct {
+	t  time.Time
+	ev map[string]any
+}
+
+// sensorReports returns the sensor reports of the sealed legs events start: the
+// latest version of each summary.
+func (s *Service) sensorReports(ctx context.Context, evs []trace.Event) ([]timed, error) {
+	var sums []trace.LegSummary
+	for _, e := range evs {
+		if e.Spec.Type != trace.Shipping && e.Spec.Type != trace.Storing {
+			continue
+		}
+		ls, err := s.store.LegSummaries(ctx, e.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(ls) > 0 {
+			sums = append(sums, ls[0])
+		}
+	}
+	var sites, lots []int64
+	for _, ls := range sums {
+		sites = append(sites, ls.Leg.Site)
+		lots = append(lots, ls.Leg.Lots...)
+	}
+	refs, err := s.load(ctx, sites, lots)
+	if err != nil {
+		return nil, err
+	}
+	var out []timed
+	for i := range sums {
+		ev, err := s.mapper.SensorReport(&sums[i], refs)
+		if err != nil {
+			return nil, err
+		}
+		if ev == nil {
+			continue
+		}
+		ev["eventID"] = Hash(ev)
+		ev["recordTime"] = sums[i].Recorded.UTC().Format("2006-01-02T15:04:05.000000Z")
+		out = append(out, timed{sums[i].Leg.To, ev})
+	}
+	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ganpin/ganpin/internal/epcis"
 	"github.com/ganpin/ganpin/internal/sqldb"
@@ -487,8 +488,9 @@ func (s *Store) PendingJobs(ctx context.Context) ([]int64, error) {
 	return column[int64](ctx, s.db, `SELECT id FROM epcis_jobs WHERE finished IS NULL ORDER BY id`)
 }
 
-// FinishJob records a job's outcome, drops its document and keeps its events' records.
-func (s *Store) FinishJob(ctx context.Context, j *epcis.Job, kept []epcis.Record) error {
+// FinishJob records a job's outcome, drops its document and keeps its events'
+// records and its attachments.
+func (s *Store) FinishJob(ctx context.Context, j *epcis.Job, kept []epcis.Record, atts []epcis.Attachment) error {
 	result, err := json.Marshal(jobResult{Events: j.Events, Errors: j.Errors})
 	if err != nil {
 		return err
@@ -501,8 +503,58 @@ func (s *Store) FinishJob(ctx context.Context, j *epcis.Job, kept []epcis.Record
 		if err := insertRecords(ctx, c, kept, j.ID, true); err != nil {
 			return err
 		}
+		for _, a := range atts {
+			sum, ok := epcis.ParseHashID(a.Hash)
+			if !ok {
+				return errors.New("store: bad event hash ID " + strconv.Quote(a.Hash))
+			}
+			var id int64
+			if err := c.QueryRow(ctx, `INSERT INTO epcis_attachments (party_id, job_id, event_time, hash, eid, body) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+				j.PartyID, j.ID, micros(a.Time), sum[:], nullable(a.EventID), []byte(a.Body)).Scan(&id); err != nil {
+				return err
+			}
+			for _, l := range sortedIDs(a.Lots) {
+				if _, err := c.Exec(ctx, `INSERT INTO epcis_attachment_lots (lot_id, attachment_id) VALUES ($1, $2)`, l, id); err != nil {
+					return err
+				}
+			}
+		}
 		_, err := c.Exec(ctx, `UPDATE epcis_jobs SET finished = $2, success = $3, result = $4, document = NULL WHERE id = $1`,
 			j.ID, micros(j.Finished), success, result)
 		return err
 	})
+}
+
+// Attachments returns the attachments naming any of lots, each once, oldest first,
+// with when they were kept (their job's end).
+func (s *Store) Attachments(ctx context.Context, lots []int64) ([]epcis.Attachment, []time.Time, error) {
+	var out []epcis.Attachment
+	var kept []time.Time
+	seen := map[int64]bool{}
+	err := chunks(sortedIDs(lots), func(in string, args []any) error {
+		rs, err := s.db.Query(ctx, `SELECT a.id, a.event_time, a.hash, COALESCE(a.eid, ''), a.body, COALESCE(j.finished, j.created) FROM epcis_attachments a
+			JOIN epcis_jobs j ON j.id = a.job_id
+			WHERE a.id IN (SELECT attachment_id FROM epcis_attachment_lots WHERE lot_id IN (`+in+`)) ORDER BY a.id`, args...)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var id, t, k int64
+			var a epcis.Attachment
+			var hash, body []byte
+			if err := rs.Scan(&id, &t, &hash, &a.EventID, &body, &k); err != nil {
+				return err
+			}
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			a.Time, a.Hash, a.Body = fromMicros(t), "ni:///sha-256;"+hex.EncodeToString(hash)+"?ver=CBV2.0", body
+			out = append(out, a)
+			kept = append(kept, fromMicros(k))
+		}
+		return rs.Err()
+	})
+	return out, kept, err
 }

@@ -24,6 +24,26 @@ CREATE TABLE epcis_events (
 CREATE INDEX epcis_events_hash ON epcis_events (hash);
 CREATE INDEX epcis_events_eid ON epcis_events (eid) WHERE eid IS NOT NULL;
 
+-- Events Ganpin keeps as a partner sent them, because only the system that made
+-- them can make them (a sealed cold-chain leg's sensor report): returned with the
+-- lots they name, never judged again.
+CREATE TABLE epcis_attachments (
+    id         INTEGER PRIMARY KEY,
+    party_id   INTEGER NOT NULL,       -- the party that captured it
+    job_id     INTEGER NOT NULL,
+    event_time INTEGER NOT NULL,
+    hash       BLOB NOT NULL,
+    eid        TEXT,
+    body       BLOB NOT NULL           -- the event's JSON as sent
+);
+CREATE INDEX epcis_attachments_hash ON epcis_attachments (hash);
+
+CREATE TABLE epcis_attachment_lots (
+    lot_id        INTEGER NOT NULL,
+    attachment_id INTEGER NOT NULL,
+    PRIMARY KEY (lot_id, attachment_id)
+) WITHOUT ROWID;
+
 -- How far epcis_events covers the log: events appended after this leaf are hashed
 -- by the EPCIS worker.
 CREATE TABLE epcis_index (
