@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ganpin/ganpin/internal/demo"
