@@ -142,18 +142,20 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// RunPending captures every job not finished yet.
+// RunPending captures every job not finished yet. A job that fails for want of the
+// database stays pending, for the next run; the others go on.
 func (s *Service) RunPending(ctx context.Context) error {
 	ids, err := s.store.PendingJobs(ctx)
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, id := range ids {
 		if err := s.run(ctx, id); err != nil {
-			return fmt.Errorf("job %d: %w", id, err)
+			errs = append(errs, fmt.Errorf("job %d: %w", id, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 const jobPrincipal = "epcis:job"
