@@ -56,7 +56,7 @@ func BenchmarkCapture10k(b *testing.B) {
 				db = testdb.Postgres(b)
 			}
 			in := newInstance(b, db)
-			w := newWorld(&testing.T{}, in)
+			w := newWorld(b, in)
 			ctx := context.Background()
 			var elapsed time.Duration
 			for i := 0; b.Loop(); i++ {
@@ -102,7 +102,7 @@ func BenchmarkQueryLot(b *testing.B) {
 	in := newInstance(b, db)
 	ctx := context.Background()
 	if fresh {
-		w := newWorld(&testing.T{}, in)
+		w := newWorld(b, in)
 		start := time.Now()
 		for i := range 4 {
 			if j := in.capture(b, w.coop, chainDocument(b, w, in.epcis.Mapper(), "Q"+strconv.Itoa(i), 500)); !j.Success {

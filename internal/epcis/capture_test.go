@@ -28,7 +28,7 @@ type world struct {
 	fruit, box                    *trace.Product
 }
 
-func newWorld(t *testing.T, in *instance) *world {
+func newWorld(t testing.TB, in *instance) *world {
 	t.Helper()
 	ctx := context.Background()
 	w := &world{}
