@@ -22,6 +22,7 @@ import (
 	"github.com/ganpin/ganpin/internal/anchor"
 	"github.com/ganpin/ganpin/internal/config"
 	"github.com/ganpin/ganpin/internal/demo"
+	"github.com/ganpin/ganpin/internal/epcis"
 	"github.com/ganpin/ganpin/internal/ledger/embedded"
 	"github.com/ganpin/ganpin/internal/ledger/fabric"
 	"github.com/ganpin/ganpin/internal/sqldb"
@@ -118,6 +119,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer close(anchored); anchorer.Run(anchorCtx) }()
 	defer func() { stopAnchoring(); <-anchored }()
 
+	// EPCIS 2.0 capture jobs run in the background, one worker per deployment.
+	es := epcis.New(svc, st, cfg.PublicURL(base), nil)
+	epcisCtx, stopEPCIS := context.WithCancel(context.Background())
+	epcisDone := make(chan struct{})
+	go func() { defer close(epcisDone); es.Run(epcisCtx) }()
+	defer func() { stopEPCIS(); <-epcisDone }()
+
 	var proofs tlog.Prover
 	receipt := func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
 		return anchor.BuildReceipt(ctx, db, &proofs, key, kind, id, record)
@@ -136,6 +144,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Keys:       keys,
 			Base:       cfg.PublicURL(base),
 			Inspection: insp,
+			EPCIS:      es,
 			Pages: web.New(web.Config{Service: svc, Certs: certs, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
 				Scan: st, Receipt: receipt, Keys: keys, Inspection: insp}),
 		}),
