@@ -126,6 +126,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { defer close(epcisDone); es.Run(epcisCtx) }()
 	defer func() { stopEPCIS(); <-epcisDone }()
 
+	// Scans of printed codes are counted in memory and written once a second.
+	counter := web.NewScanCounter(st, time.Second)
+	countCtx, stopCounting := context.WithCancel(context.Background())
+	counted := make(chan struct{})
+	go func() { defer close(counted); counter.Run(countCtx) }()
+	defer func() { stopCounting(); <-counted }()
+
 	var proofs tlog.Prover
 	receipt := func(ctx context.Context, kind string, id int64, record []byte) (*anchor.Receipt, error) {
 		return anchor.BuildReceipt(ctx, db, &proofs, key, kind, id, record)
@@ -146,7 +153,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			Inspection: insp,
 			EPCIS:      es,
 			Pages: web.New(web.Config{Service: svc, Certs: certs, Base: cfg.PublicURL(base), Secure: strings.HasPrefix(cfg.BaseURL, "https://"),
-				Scan: st, Receipt: receipt, Keys: keys, Inspection: insp}),
+				Scan: st, Counter: counter, Receipt: receipt, Keys: keys, Inspection: insp}),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
