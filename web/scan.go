@@ -46,6 +46,9 @@ type ScanStore interface {
 	Readings(ctx context.Context, deviceID int64, from, to time.Time) ([]trace.Reading, error)
 	// NonCompliant returns the marks of lots whose latest sampling verdict is 不合格.
 	NonCompliant(ctx context.Context, lotIDs []int64) ([]trace.NonCompliance, error)
+	// ScanChanges returns the certificates revoked and the lots marked non-compliant
+	// from since on, and the tree size of the latest anchored checkpoint.
+	ScanChanges(ctx context.Context, since time.Time) (certs, lots []int64, anchored int64, err error)
 }
 
 // ReceiptFunc returns the receipt of a logged record; anchor.ErrPending while no
@@ -113,6 +116,9 @@ func parseScan(r *http.Request) (scanKey, error) {
 		}
 		if strings.Contains(r.Pattern, "{serial}") && !ai82(k.Unit, 20) {
 			return k, malformed("serial", "序列号无效（AI 21：1至20个GS1字符）", "invalid serial (AI 21: 1 to 20 GS1 characters)")
+		}
+		if k.Lot == "" && k.Unit != "" { // a well-formed link, but every label printed here names its lot
+			return k, errUnknownCode
 		}
 		return k, nil
 	}
@@ -224,21 +230,23 @@ func (s *server) scan(w http.ResponseWriter, r *http.Request, lang string) error
 	h := w.Header()
 	s.pageHeaders(h, lang)
 	h.Set("Cache-Control", "no-cache") // each scan reaches the server, to be counted
-	h.Set("Link", "<"+c.URL(s.base, 0)+">; rel=\"canonical\", <"+r.URL.Path+">; rel=\"linkset\"; type=\"application/linkset+json\"")
+	h.Set("Link", "<"+c.URL(s.base, 0)+">; rel=\"canonical\", <"+r.URL.EscapedPath()+">; rel=\"linkset\"; type=\"application/linkset+json\"")
 	etag := parts.etag(dyn)
 	h.Set("ETag", etag)
 	if matches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	gz := acceptsGzip(r)
 	buf := bodies.Get().(*[]byte)
 	defer bodies.Put(buf)
-	body := parts.appendBody((*buf)[:0], dyn, gz)
-	*buf = body
-	if gz {
+	var body []byte
+	if acceptsGzip(r) {
+		body = parts.appendBody((*buf)[:0], dyn)
 		h.Set("Content-Encoding", "gzip")
+	} else if body, err = parts.appendPlain((*buf)[:0], dyn); err != nil {
+		return err
 	}
+	*buf = body
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodGet {

@@ -358,6 +358,8 @@ func TestScanBadInput(t *testing.T) {
 		{"/01/" + gtin + "/17/261231", 400},                                    // an AI the resolver does not take in the path
 		{"/c/" + units.Serial + "/000001/extra", 400},
 		{"/c/", 400},
+		{"/01/" + gtin + "/21/000001", 404}, // well-formed, but our labels name their lot
+		{"/01/" + gtin + "/21/" + strings.Repeat("9", 21), 400},
 	} {
 		p, at := c.get(tc.path), tc.path
 		if p.status == http.StatusMovedPermanently || p.status == http.StatusTemporaryRedirect { // the mux cleans dot segments

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/netip"
@@ -162,16 +163,24 @@ func TestPageParts(t *testing.T) {
 		want := string(page)
 		want = strings.Replace(want, slotMarker, string(dyn[0]), 1)
 		want = strings.Replace(want, slotMarker, string(dyn[1]), 1)
-		if got := string(p.appendBody(nil, dyn, false)); got != want {
-			t.Errorf("plain body differs")
+		plain, err := p.appendPlain(nil, dyn)
+		if err != nil || string(plain) != want {
+			t.Errorf("plain body differs: %v", err)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(p.appendBody(nil, dyn, true)))
+		zr, err := gzip.NewReader(bytes.NewReader(p.appendBody(nil, dyn)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := io.ReadAll(zr)
+		got, err := io.ReadAll(zr) // checks the combined CRC and the length
 		if err != nil || string(got) != want {
 			t.Errorf("gzipped body: %v, %d bytes, want %d", err, len(got), len(want))
+		}
+	}
+	for _, n := range []int{0, 1, 7, 1000, 65537} {
+		a, b := bytes.Repeat([]byte("甲"), 11), bytes.Repeat([]byte{'z', 3}, n)
+		s := newCRCShift(len(b))
+		if got, want := s.apply(crc32.ChecksumIEEE(a))^crc32.ChecksumIEEE(b), crc32.ChecksumIEEE(append(a, b...)); got != want {
+			t.Errorf("combined CRC over %d bytes: %08x, want %08x", len(b), got, want)
 		}
 	}
 	if p.etag([][]byte{[]byte("1"), nil}) == p.etag([][]byte{[]byte("2"), nil}) {

@@ -33,8 +33,8 @@ type Config struct {
 	CertValidity time.Duration              // how long a certificate shows as valid; 180 days when 0
 	ScanRate     float64                    // scans a second one client may make, in bursts of ScanBurst; 1 when 0
 	ScanBurst    int                        // 60 when 0
-	StatusTTL    time.Duration              // how stale a page's certificate status may be; 30 s when 0
-	JourneyTTL   time.Duration              // how stale its journey may be; 5 min when 0
+	StatusTTL    time.Duration              // how stale a page's certificate status may be besides the sweeps (scancache.go); 10 min when 0
+	JourneyTTL   time.Duration              // how stale its journey may be; 15 min when 0
 	CacheEntries int                        // certificates whose pages are cached; 20,000 when 0
 	Now          func() time.Time           // time.Now when nil
 
@@ -121,7 +121,7 @@ func New(cfg Config) http.Handler {
 	// Consumer scan (Digital Link resolver): public, no login; each route answers GET,
 	// HEAD and OPTIONS (CORS) and refuses other methods with 405. Other paths under
 	// /01/ and /c/ are malformed links (400).
-	for _, p := range []string{"/01/{gtin}", "/01/{gtin}/10/{lot}", "/01/{gtin}/10/{lot}/21/{serial}", "/c/{serial}", "/c/{serial}/{unit}", "/01/", "/c/"} {
+	for _, p := range []string{"/01/{gtin}", "/01/{gtin}/10/{lot}", "/01/{gtin}/10/{lot}/21/{serial}", "/01/{gtin}/21/{serial}", "/c/{serial}", "/c/{serial}/{unit}", "/01/", "/c/"} {
 		mux.HandleFunc(p, s.scanHandler)
 	}
 	mux.HandleFunc("GET /c/{serial}/receipt", s.scanReceipt) // the certificate's ledger receipt, for ganpin verify

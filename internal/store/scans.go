@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/ganpin/ganpin/cert"
 	"github.com/ganpin/ganpin/internal/sqldb"
@@ -76,4 +77,20 @@ func (s *Store) AddScans(ctx context.Context, ts []cert.ScanTally) error {
 		ts = ts[n:]
 	}
 	return nil
+}
+
+// ScanChanges returns the certificates revoked and the lots marked non-compliant
+// (issue 7's markings) from since on, and the tree size of the latest anchored
+// checkpoint, for the scan pages' caches. The revocation and marking tables hold a
+// row per event, few a day: the scans are cheap without an index.
+func (s *Store) ScanChanges(ctx context.Context, since time.Time) (certs, lots []int64, anchored int64, err error) {
+	if certs, err = column[int64](ctx, s.db, `SELECT certificate_id FROM revocations WHERE created >= $1`, micros(since)); err != nil {
+		return nil, nil, 0, err
+	}
+	if lots, err = column[int64](ctx, s.db, `SELECT l.lot_id FROM noncompliant_lots l JOIN noncompliances n ON n.sampling_id = l.sampling_id
+		WHERE n.created >= $1`, micros(since)); err != nil {
+		return nil, nil, 0, err
+	}
+	err = s.db.QueryRow(ctx, `SELECT COALESCE(MAX(size), 0) FROM checkpoints WHERE ledger_tx IS NOT NULL`).Scan(&anchored)
+	return certs, lots, anchored, err
 }
