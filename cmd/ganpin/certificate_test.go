@@ -26,13 +26,14 @@ func tool(t *testing.T, name string) string {
 	return p
 }
 
-// qrCodes rasterises page 1 of a PDF and returns the QR codes zbarimg reads on it.
-func qrCodes(t *testing.T, pdf []byte) []string {
+// qrCodes rasterises page 1 of a PDF at dpi (a thermal label printer prints 203, an
+// office printer 300 or more) and returns the QR codes zbarimg reads on it.
+func qrCodes(t *testing.T, pdf []byte, dpi string) []string {
 	t.Helper()
 	pdftoppm, zbarimg := tool(t, "pdftoppm"), tool(t, "zbarimg")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "c.pdf"), pdf, 0o600)
-	if out, err := exec.Command(pdftoppm, "-r", "150", "-f", "1", "-l", "1", "-png", filepath.Join(dir, "c.pdf"), filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+	if out, err := exec.Command(pdftoppm, "-r", dpi, "-f", "1", "-l", "1", "-png", filepath.Join(dir, "c.pdf"), filepath.Join(dir, "page")).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v %s", err, out)
 	}
 	pages, _ := filepath.Glob(filepath.Join(dir, "page*.png"))
@@ -87,7 +88,7 @@ func TestPrintedQRResolves(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("pdf: %d %s", st, pdf)
 	}
-	codes := qrCodes(t, pdf)
+	codes := qrCodes(t, pdf, "300")
 	if len(codes) != 1 || codes[0] != c.URL || !strings.HasPrefix(c.URL, p.base+"/01/") {
 		t.Fatalf("the A6 page's QR codes %q, want the certificate's Digital Link %s", codes, c.URL)
 	}
@@ -101,7 +102,7 @@ func TestPrintedQRResolves(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("unit labels: %d %s", st, pdf)
 	}
-	codes = qrCodes(t, pdf)
+	codes = qrCodes(t, pdf, "300")
 	slices.Sort(codes)
 	if len(codes) != 24 || codes[0] != c.URL+"/21/000001" || codes[23] != c.URL+"/21/000024" {
 		t.Fatalf("a sheet of unit labels reads %d codes: %q", len(codes), codes)
@@ -116,7 +117,7 @@ func TestPrintedQRResolves(t *testing.T) {
 		t.Fatalf("certificate print: %v\n%s", err, msg)
 	}
 	b, _ := os.ReadFile(out)
-	if codes := qrCodes(t, b); len(codes) != 1 || codes[0] != c.URL {
+	if codes := qrCodes(t, b, "203"); len(codes) != 1 || codes[0] != c.URL {
 		t.Fatalf("the printed label's QR codes %q, want %s", codes, c.URL)
 	}
 	if msg, err := runCmd(t, "certificate", "print", "--data", dir, "--serial", "GP99999999", "--out", out); err == nil || !strings.Contains(err.Error(), "not found") {
