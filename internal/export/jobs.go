@@ -81,6 +81,7 @@ func (js *Jobs) Start(owner int64, name string, f Format, total int, run Run) (*
 	rand.Read(b)
 	j := &Job{ID: hex.EncodeToString(b), Owner: owner, Name: name, Format: f, Started: time.Now(), Total: total}
 	js.jobs[j.ID] = j
+	c := *j // the caller's copy, taken before the job can change
 	js.mu.Unlock()
 	go func() {
 		var buf bytes.Buffer
@@ -99,7 +100,6 @@ func (js *Jobs) Start(owner int64, name string, f Format, total int, run Run) (*
 		}
 		js.mu.Unlock()
 	}()
-	c := *j
 	return &c, nil
 }
 
